@@ -1,0 +1,31 @@
+"""Command line: compute (or find) the runs behind a figure family and say where they are.
+
+    python -m gtlib grokked_ticket --scale paper --seed 0
+    GTLIB_STORE=results python -m gtlib grokked_ticket --scale paper   # regenerate committed results
+"""
+from __future__ import annotations
+
+import argparse
+
+from . import experiments
+
+RECIPES = {"grokked_ticket": experiments.grokked_ticket}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gtlib", description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", choices=sorted(RECIPES))
+    parser.add_argument("--scale", default="quick", choices=experiments.SCALES)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0])
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    for seed in args.seed:
+        result = RECIPES[args.recipe](scale=args.scale, seed=seed, device=args.device)
+        for name, run in result.runs.items():
+            h = run.history
+            print(f"{name:8s} {run.config.label:40s} t_mem={h.t_mem} t_gen={h.t_gen} "
+                  f"tau_grok={h.tau_grok} -> {run.path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Run configurations: a run's configuration is its whole identity.
+
+`RunConfig` is frozen and validated on creation. Its `key` is a hash of the canonical JSON of its
+*non-default* fields plus `SCHEMA`, so adding a field with a default keeps every stored result valid;
+bump `SCHEMA` only when the meaning of training changes. The device is not part of the identity.
+
+A derived run (a ticket, a pruned or rescaled network) carries a `MaskSpec` that names its parent
+run's whole configuration, the checkpoint step the mask is scored at, the pruner and the sparsity, so
+the store can build the chain on demand.
+
+Vocabulary: ``sparsity`` is always the fraction of weights **removed** (the paper's pruning rate k);
+``density = 1 - sparsity``. Training is full batch, so a *step* is the paper's *epoch*.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import MODELS, MLPConfig
+from .tasks import TASKS, ModularArithmetic
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with decoupled weight decay (paper §3.1: lr 1e-3, α = 1, β = (0.9, 0.98))."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+
+    def __post_init__(self):
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run.
+
+    ``checkpoint_every``: weights are saved at step 0 (θ0), every ``checkpoint_every`` steps and at
+    the last step; ``None`` keeps only θ0 and the last step. ``eval_every``: train and test metrics
+    are logged at step 0, every ``eval_every`` steps and at the last step.
+    """
+
+    task: Any = field(default_factory=ModularArithmetic)
+    model: Any = field(default_factory=MLPConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    steps: int = 30_000
+    seed: int = 0
+    eval_every: int = 10
+    checkpoint_every: int | None = None
+    mask: "MaskSpec | None" = None
+
+    def __post_init__(self):
+        for what, registry in (("task", TASKS), ("model", MODELS)):
+            value = getattr(self, what)
+            if not any(isinstance(value, registry.get(n)) for n in registry.names()):
+                raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(registry.names())}")
+        for name in ("steps", "eval_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.checkpoint_every is not None and (
+                not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1):
+            raise ValueError(f"checkpoint_every must be a positive integer or None, "
+                             f"got {self.checkpoint_every!r}")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if self.mask is not None:
+            self.mask.check_child(self)
+
+    @property
+    def checkpoint_steps(self) -> list[int]:
+        """Steps whose weights are saved: 0, every ``checkpoint_every``, and the last."""
+        every = self.checkpoint_every or self.steps
+        return sorted(set(range(0, self.steps, every)) | {0, self.steps})
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps({"schema": SCHEMA, **to_json(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        """A short human description, e.g. ``modular/mlp seed 0`` or ``... ticket 0.6@30000``."""
+        text = f"{self.task.name}/{self.model.name} seed {self.seed}"
+        if self.mask is not None:
+            text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
+        return text
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """Where a derived run's fixed mask and starting weights come from.
+
+    The mask removes the fraction ``sparsity`` of all prunable weights with the lowest ``pruner``
+    score (one global threshold), scored on the parent's weights at checkpoint ``step`` (``None``:
+    its last step). Weights are then rewound to the parent's θ0 (paper §2, §3.1).
+    """
+
+    parent: RunConfig
+    step: int | None = None
+    pruner: str = "magnitude"
+    sparsity: float = 0.6
+
+    def __post_init__(self):
+        from .pruning import PRUNERS  # the pruning module imports this one
+
+        PRUNERS.get(self.pruner)
+        if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity (fraction removed) must lie in [0, 1), got {self.sparsity!r}")
+        if self.step is not None and self.step not in self.parent.checkpoint_steps:
+            raise ValueError(f"parent run has no checkpoint at step {self.step}; its checkpoints: "
+                             f"{_short_list(self.parent.checkpoint_steps)}")
+
+    @property
+    def resolved_step(self) -> int:
+        return self.parent.steps if self.step is None else self.step
+
+    def check_child(self, child: RunConfig) -> None:
+        """A rewound run must share its parent's task, model and seed (so θ0 and split match)."""
+        for name in ("task", "model", "seed"):
+            if getattr(child, name) != getattr(self.parent, name):
+                raise ValueError(f"a derived run must keep its parent's {name}: "
+                                 f"{getattr(child, name)!r} != {getattr(self.parent, name)!r}")
+
+
+def _short_list(values: list[int]) -> str:
+    return ", ".join(map(str, values)) if len(values) <= 8 else (
+        f"{', '.join(map(str, values[:4]))}, ..., {', '.join(map(str, values[-2:]))}")
+
+
+def to_json(obj: Any) -> Any:
+    """Canonical JSON of a config: non-default dataclass fields only, tasks/models with their name."""
+    if dataclasses.is_dataclass(obj):
+        out = {"name": obj.name} if hasattr(type(obj), "name") else {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+            if value != default:
+                out[f.name] = to_json(value)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    return obj
+
+
+def from_json(data: dict) -> RunConfig:
+    """Inverse of `to_json` for a `RunConfig`."""
+    data = dict(data)
+    data.pop("schema", None)
+    if "task" in data:
+        params = dict(data["task"])
+        data["task"] = TASKS.get(params.pop("name"))(**params)
+    if "model" in data:
+        params = dict(data["model"])
+        data["model"] = MODELS.get(params.pop("name"))(**params)
+    if "optim" in data:
+        data["optim"] = OptimConfig(**data["optim"])
+    if "mask" in data:
+        mask = dict(data["mask"])
+        mask["parent"] = from_json(mask["parent"])
+        data["mask"] = MaskSpec(**mask)
+    return RunConfig(**data)
+
+
+def derive(parent: RunConfig, *, sparsity: float = 0.6, step: int | None = None,
+           pruner: str = "magnitude", **changes) -> RunConfig:
+    """The run trained from the parent's θ0 under a fixed mask; ``changes`` edit the recipe
+    (for example ``steps`` or ``optim``). With the magnitude pruner this is the paper's ticket."""
+    mask = MaskSpec(parent=parent, step=step, pruner=pruner, sparsity=sparsity)
+    return dataclasses.replace(parent, mask=mask, **changes)

@@ -1,0 +1,161 @@
+"""One full-batch training loop for R runs of the same shapes at once.
+
+Step semantics (as the authors' loop): metrics logged at step s describe the weights after s updates,
+measured *before* update s + 1; the train metrics come from the very forward pass that is then
+back-propagated, so logging them costs nothing. The test set is evaluated only at logged steps.
+There is no randomness inside the loop (full batch, no dropout), so a run resumed from a saved
+state repeats the uninterrupted run exactly.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import metrics
+from .config import OptimConfig
+from .models import PrunableModel
+from .tasks import Dataset
+
+# The names of the series in a History, in the order the loop writes them.
+SERIES = ("train_loss", "train_acc", "test_loss", "test_acc", "l1", "l2")
+
+
+@dataclass
+class History:
+    """Logged metrics: ``steps`` [T] and each series [T, R] (R runs trained together).
+
+    ``l1`` and ``l2`` are the global norms of the effective (masked) weights θ ⊙ m.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    series: dict[str, list[list[float]]] = field(default_factory=lambda: {k: [] for k in SERIES})
+
+    def append(self, step: int, values: dict[str, torch.Tensor]) -> None:
+        self.steps.append(step)
+        for k in SERIES:
+            self.series[k].append(values[k].tolist())
+
+    def run(self, r: int) -> "RunHistory":
+        """The history of run r alone."""
+        return RunHistory(np.array(self.steps), {k: np.array(v)[:, r] for k, v in self.series.items()})
+
+    def state(self) -> dict:
+        return {"steps": list(self.steps), "series": {k: [list(row) for row in v]
+                                                       for k, v in self.series.items()}}
+
+
+@dataclass
+class RunHistory:
+    """One run's logged metrics as numpy arrays, with the paper's derived times."""
+
+    steps: np.ndarray
+    series: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.series[name]
+
+    @property
+    def t_mem(self) -> int | None:
+        return metrics.first_step_above(self.steps, self.series["train_acc"])
+
+    @property
+    def t_gen(self) -> int | None:
+        return metrics.first_step_above(self.steps, self.series["test_acc"])
+
+    @property
+    def tau_grok(self) -> float | None:
+        return metrics.tau_grok(self.t_mem, self.t_gen)
+
+    def to_json(self) -> dict:
+        return {"steps": self.steps.tolist(), **{k: v.tolist() for k, v in self.series.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunHistory":
+        return cls(np.array(data["steps"]), {k: np.array(data[k]) for k in SERIES if k in data})
+
+
+def loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str):
+    """Per-run loss and accuracy ([R] each); accuracy is NaN for regression."""
+    if loss == "cross_entropy":
+        return metrics.cross_entropy(logits, targets), metrics.accuracy(logits, targets)
+    if loss == "mse":
+        return metrics.mse(logits, targets), torch.full(logits.shape[:1], float("nan"))
+    raise ValueError(f"unknown loss {loss!r}; valid: cross_entropy, mse")
+
+
+def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimizer:
+    # The fused kernel (CPU and CUDA) updates every tensor in one pass: about 4x faster than the
+    # default on this model, and the same arithmetic.
+    device = next(model.parameters()).device.type
+    fast = {"fused": True} if device in ("cpu", "cuda") else {"foreach": True}
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
+                             weight_decay=cfg.weight_decay, **fast)
+
+
+def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, eval_every: int,
+          checkpoint_steps: list[int] = (), *,
+          on_checkpoint: Callable[[int, dict, dict], None] | None = None,
+          resume: dict | None = None, progress: bool = False, desc: str = "") -> History:
+    """Train ``model`` (already initialised and masked) for ``steps`` full-batch AdamW steps.
+
+    ``data`` tensors carry a leading run axis of size R or 1 (shared by all runs).
+    At each step in ``checkpoint_steps``, before that step's update, ``on_checkpoint(step, weights,
+    state)`` receives the raw weights and a resumable ``state``; passing such a state back as
+    ``resume`` continues the run from that step.
+    """
+    opt = make_optimizer(model, optim)
+    history, start = History(), 0
+    if resume is not None:
+        model.load_weights(resume["weights"])
+        opt.load_state_dict(resume["optimizer"])
+        history = History(resume["history"]["steps"], resume["history"]["series"])
+        start = resume["step"]
+    checkpoints = set(checkpoint_steps)
+    bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, mininterval=2.0,
+               unit="step")
+    for step in range(start, steps + 1):
+        if on_checkpoint is not None and step in checkpoints and not (resume and step == start):
+            state = {"step": step, "weights": model.weights(), "optimizer": opt.state_dict(),
+                     "history": history.state()}
+            on_checkpoint(step, state["weights"], state)
+        logits = model(data.x_train)
+        train_loss, train_acc = loss_and_accuracy(logits, data.y_train, data.loss)
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                test_loss, test_acc = loss_and_accuracy(model(data.x_test), data.y_test, data.loss)
+                l1, l2 = metrics.weight_norms({n: model.weight(n) for n in model.weight_names})
+            history.append(step, {"train_loss": train_loss.detach(), "train_acc": train_acc,
+                                  "test_loss": test_loss, "test_acc": test_acc, "l1": l1, "l2": l2})
+            bar.update(step - bar.n)
+        if step == steps:
+            break
+        opt.zero_grad(set_to_none=True)
+        train_loss.sum().backward()  # runs are independent: the sum keeps their gradients apart
+        opt.step()
+    bar.close()
+    return history
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    return torch.device(device)
+
+
+def timed(fn: Callable, *args, **kwargs):
+    """Call ``fn`` and return (result, wall seconds)."""
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
