@@ -135,9 +135,4 @@ class MLPConfig:
 
 def make_model(name: str, **params) -> object:
     """Create a model config by registered name, e.g. ``make_model("mlp", d_hidden=48)``."""
-    cls = MODELS.get(name)
-    try:
-        return cls(**params)
-    except TypeError as err:
-        fields = ", ".join(cls.__dataclass_fields__)
-        raise ValueError(f"bad parameters for model {name!r} ({err}); valid: {fields}") from None
+    return MODELS.create(name, **params)

@@ -5,6 +5,7 @@ notebook parameter fails before any work starts.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +31,16 @@ class Registry(Generic[T]):
         if name not in self._items:
             raise ValueError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}")
         return self._items[name]
+
+    def create(self, name: str, **params):
+        """Instantiate the dataclass registered as ``name``; unknown parameters fail by name."""
+        cls = self.get(name)
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for {self.kind} "
+                             f"{name!r}; valid: {', '.join(valid)}")
+        return cls(**params)
 
     def names(self) -> list[str]:
         return sorted(self._items)

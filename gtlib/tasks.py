@@ -113,9 +113,4 @@ class ModularArithmetic:
 
 def make_task(name: str, **params) -> object:
     """Create a task by registered name, e.g. ``make_task("modular", op="add", p=67)``."""
-    cls = TASKS.get(name)
-    try:
-        return cls(**params)
-    except TypeError as err:  # an unknown keyword
-        fields = ", ".join(f for f in cls.__dataclass_fields__)
-        raise ValueError(f"bad parameters for task {name!r} ({err}); valid: {fields}") from None
+    return TASKS.create(name, **params)

@@ -8,6 +8,7 @@ state repeats the uninterrupted run exactly.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -120,7 +121,8 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
                unit="step")
     for step in range(start, steps + 1):
         if on_checkpoint is not None and step in checkpoints and not (resume and step == start):
-            state = {"step": step, "weights": model.weights(), "optimizer": opt.state_dict(),
+            state = {"step": step, "weights": model.weights(),
+                     "optimizer": copy.deepcopy(opt.state_dict()),  # a snapshot, not live tensors
                      "history": history.state()}
             on_checkpoint(step, state["weights"], state)
         logits = model(data.x_train)
@@ -141,8 +143,10 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     return history
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if isinstance(device, torch.device):
+        return device
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import gtlib.runs
+from conftest import tiny_config
+from gtlib.config import derive
+from gtlib.runs import run
+from gtlib.store import Store
+
+
+def test_a_second_request_trains_nothing(store, tiny, monkeypatch):
+    first = run(tiny, store, progress=False)
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: pytest.fail("trained again"))
+    second = run(tiny, store, progress=False)
+    assert second.path == first.path
+    np.testing.assert_array_equal(second.history["test_acc"], first.history["test_acc"])
+
+
+def test_a_run_folder_holds_config_provenance_history_and_checkpoints(store, tiny):
+    result = run(tiny, store, progress=False)
+    assert result.path == store.root / "runs" / tiny.key
+    assert json.loads((result.path / "config.json").read_text())["steps"] == 60
+    meta = result.meta
+    for field in ("device", "git", "torch", "wall_seconds", "config", "finished"):
+        assert field in meta
+    assert meta["device"] == "cpu" and meta["key"] == tiny.key
+    assert result.checkpoint_steps == [0, 20, 40, 60]
+    assert result.history.steps.tolist() == list(range(0, 61, 5))
+    assert not (store.root / "partial" / tiny.key).exists()
+
+
+def test_a_ticket_trains_its_missing_parent_first_and_rewinds_to_its_theta0(store, tiny):
+    ticket_cfg = derive(tiny, sparsity=0.6)
+    ticket = run(ticket_cfg, store, progress=False)
+    parent = store.load(tiny)
+    assert parent is not None  # trained on demand
+    masks, theta0, ticket0 = ticket.masks(), parent.weights(0), ticket.weights(0)
+    kept = sum(m.sum().item() for m in masks.values())
+    assert kept == round(0.4 * sum(m.numel() for m in masks.values()))
+    for n in masks:
+        assert torch.equal(ticket0[n], theta0[n])  # rewound: the same θ0, not the trained weights
+    trained = torch.cat([parent.weights()[n].abs().flatten() for n in masks])
+    kept_values = torch.cat([parent.weights()[n].abs()[masks[n] == 1] for n in masks])
+    assert kept_values.min() >= trained.kthvalue(round(0.6 * trained.numel())).values
+
+
+def test_an_interrupted_run_leaves_no_entry_and_resumes_from_its_last_checkpoint(store, tiny, monkeypatch):
+    uninterrupted = run(tiny, Store(store.root.parent / "other"), progress=False)
+    real_save = gtlib.store.RunWriter.save_checkpoint
+
+    def crash_after_40(self, step, weights, state):
+        real_save(self, step, weights, state)
+        if step == 40:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(gtlib.store.RunWriter, "save_checkpoint", crash_after_40)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny, store, progress=False)
+    assert store.load(tiny) is None and not (store.root / "runs" / tiny.key).exists()
+    monkeypatch.setattr(gtlib.store.RunWriter, "save_checkpoint", real_save)
+    resumed = run(tiny, store, progress=False)
+    assert resumed.meta["resumed_from_step"] == 40
+    for name, values in uninterrupted.history.series.items():
+        np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
+    assert torch.equal(resumed.weights()["W_U"], uninterrupted.weights()["W_U"])
+
+
+def test_force_retrains(store, tiny):
+    first = run(tiny, store, progress=False)
+    again = run(tiny, store, progress=False, force=True)
+    assert again.meta["finished"] >= first.meta["finished"]
+    np.testing.assert_array_equal(again.history["train_loss"], first.history["train_loss"])
+
+
+def test_read_only_roots_are_found_and_never_written(tmp_path, tiny):
+    published = Store(tmp_path / "results")
+    run(tiny, published, progress=False)
+    store = Store(tmp_path / "mine", read_only=(tmp_path / "results",))
+    assert store.load(tiny).path.parent.parent == tmp_path / "results"
+    assert not (tmp_path / "mine").exists()
+
+
+def test_checkpoints_cannot_run_code(store, tiny):
+    result = run(tiny, store, progress=False)
+    torch.save({"W_E": np.array([1.0])}, result.path / "weights" / "step_0000000.pt")  # a pickled object
+    with pytest.raises(Exception, match="Weights only load failed"):
+        result.weights(0)
+
+
+def test_a_missing_checkpoint_names_the_saved_ones(store, tiny):
+    with pytest.raises(ValueError, match="no checkpoint at step 30; saved: \\[0, 20, 40, 60\\]"):
+        run(tiny, store, progress=False).weights(30)
