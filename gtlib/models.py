@@ -24,31 +24,38 @@ MODELS: Registry[type] = Registry("model")
 
 
 class PrunableModel(nn.Module):
-    """Base class: named weights of shape [R, *shape], each with a mask buffer and a fan-in.
+    """Base class: named parameters of shape [R, *shape] with a fan-in each.
 
-    Initialisation (paper §3.1): θ0 ~ N(0, std = κ / sqrt(fan_in)) per matrix, κ = ``init_scale``.
-    Each run's weights are drawn from its own generator seeded with that run's seed, in a fixed
-    order, so run r of a batch gets exactly the weights it would get alone.
+    ``prunable`` weights have a 0/1 mask buffer and are what pruners score (the paper prunes every
+    weight matrix, embeddings included); ``other`` parameters (biases, a positional embedding) are
+    trained but never masked.
+
+    Initialisation (paper §3.1): θ0 ~ N(0, std = κ / sqrt(fan_in)) per matrix, κ = ``init_scale``; a
+    fan-in of 0 means zeros (biases). Each run's parameters are drawn from its own generator seeded
+    with that run's seed, in a fixed order, so run r of a batch gets exactly what it would get alone.
     """
 
-    def __init__(self, n_runs: int, shapes: dict[str, tuple[tuple[int, ...], int]],
-                 init_scale: float):
+    def __init__(self, n_runs: int, prunable: dict[str, tuple[tuple[int, ...], int]],
+                 init_scale: float, other: dict[str, tuple[tuple[int, ...], int]] | None = None):
         super().__init__()
         self.n_runs = n_runs
         self.init_scale = init_scale
-        self.fan_in = {name: fan_in for name, (_, fan_in) in shapes.items()}
+        self.fan_in = {name: fan_in for name, (_, fan_in) in {**prunable, **(other or {})}.items()}
+        self.weight_names = list(prunable)
         self.masked = False  # while every mask is all ones, the forward pass skips the product
-        for name, (shape, _) in shapes.items():
+        for name, (shape, _) in {**prunable, **(other or {})}.items():
             self.register_parameter(name, nn.Parameter(torch.zeros(n_runs, *shape)))
+        for name, (shape, _) in prunable.items():
             self.register_buffer(f"mask_{name}", torch.ones(n_runs, *shape))
 
     @property
-    def weight_names(self) -> list[str]:
+    def param_names(self) -> list[str]:
+        """Every trained parameter: the prunable weights, then the others."""
         return list(self.fan_in)
 
     def weight(self, name: str) -> torch.Tensor:
         """The effective weight W ⊙ m used by the forward pass."""
-        if not self.masked:
+        if not self.masked or name not in self.weight_names:
             return getattr(self, name)
         return getattr(self, name) * getattr(self, f"mask_{name}")
 
@@ -60,19 +67,22 @@ class PrunableModel(nn.Module):
                 gen = torch.Generator().manual_seed(int(seed))
                 for name, fan_in in self.fan_in.items():
                     w = getattr(self, name)
+                    if fan_in == 0:
+                        w[r].zero_()
+                        continue
                     std = self.init_scale / math.sqrt(fan_in)
                     w[r].copy_(torch.randn(w.shape[1:], generator=gen) * std)
 
     def weights(self) -> dict[str, torch.Tensor]:
-        """Raw weights (detached copies), name -> [R, *shape]."""
-        return {n: getattr(self, n).detach().clone() for n in self.weight_names}
+        """Every parameter (detached copies), name -> [R, *shape]: what a checkpoint holds."""
+        return {n: getattr(self, n).detach().clone() for n in self.param_names}
 
     def masks(self) -> dict[str, torch.Tensor]:
         return {n: getattr(self, f"mask_{n}").detach().clone() for n in self.weight_names}
 
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
-            for n in self.weight_names:
+            for n in self.param_names:
                 getattr(self, n).copy_(weights[n])
 
     def set_masks(self, masks: dict[str, torch.Tensor]) -> None:
@@ -127,10 +137,108 @@ class MLPConfig:
             raise ValueError(f"init_scale must be positive, got {self.init_scale}")
 
     def build(self, data: Dataset, n_runs: int = 1) -> PaperMLP:
-        if data.x_train.dim() != 3 or data.x_train.shape[1] != 2:
-            raise ValueError("model 'mlp' needs two one-hot tokens per example (a modular task)")
+        _check_two_tokens(data, self.name)
         return PaperMLP(n_runs, data.x_train.shape[-1], data.n_outputs, self.d_emb, self.d_hidden,
                         self.init_scale)
+
+
+class OneLayerTransformer(PrunableModel):
+    """One layer, attention then MLP, each with a residual; no LayerNorm (paper App B.2, after
+    Nanda et al.). Input: the tokens [a, b]; output: the logits at the last position.
+
+    Shapes (d = ``d_model``, p = vocabulary, n_h heads of width d_h, m = ``d_mlp``):
+    W_E [d, p], W_Q/W_K/W_V [n_h, d_h, d], W_O [d, n_h·d_h], W_in [m, d], W_out [d, m], W_U [d, p];
+    optionally W_pos [2, d] and MLP biases b_in [m], b_out [d], which are trained but not pruned.
+    Attention scores are scaled by 1/sqrt(d_h) with a causal mask. In a single layer the last
+    position's output depends only on its own query, so only that query is computed.
+    """
+
+    def __init__(self, n_runs: int, p: int, n_outputs: int, d_model: int, d_mlp: int, n_heads: int,
+                 positional: bool, mlp_bias: bool, init_scale: float):
+        d_head = d_model // n_heads
+        prunable = {
+            "W_E": ((d_model, p), p),
+            "W_Q": ((n_heads, d_head, d_model), d_model),
+            "W_K": ((n_heads, d_head, d_model), d_model),
+            "W_V": ((n_heads, d_head, d_model), d_model),
+            "W_O": ((d_model, n_heads * d_head), n_heads * d_head),
+            "W_in": ((d_mlp, d_model), d_model),
+            "W_out": ((d_model, d_mlp), d_mlp),
+            "W_U": ((d_model, n_outputs), d_model),
+        }
+        other = {}
+        if positional:
+            other["W_pos"] = ((2, d_model), d_model)
+        if mlp_bias:
+            other.update({"b_in": ((d_mlp,), 0), "b_out": ((d_model,), 0)})
+        super().__init__(n_runs, prunable, init_scale, other)
+        self.d_head, self.positional, self.mlp_bias = d_head, positional, mlp_bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]."""
+        W = self.weight
+        R, N = self.n_runs, x.shape[1]
+        n_h, d_h = W("W_Q").shape[1:3]
+        # Plain (batched) matmuls rather than einsum: the heads are folded into one product.
+        resid = (x.flatten(1, 2) @ W("W_E").transpose(-1, -2)).view(R, N, 2, -1)   # [R, N, 2, d]
+        if self.positional:
+            resid = resid + W("W_pos")[:, None]
+        flat = resid.flatten(1, 2)                                                # [R, 2N, d]
+        k = (flat @ W("W_K").flatten(1, 2).transpose(-1, -2)).view(R, N, 2, n_h, d_h)
+        v = (flat @ W("W_V").flatten(1, 2).transpose(-1, -2)).view(R, N, 2, n_h, d_h)
+        last = resid[:, :, -1]                                                    # [R, N, d]
+        q = (last @ W("W_Q").flatten(1, 2).transpose(-1, -2)).view(R, N, 1, n_h, d_h)
+        attn = torch.softmax((q * k).sum(-1) / math.sqrt(d_h), dim=2)            # [R, N, 2, n_h]
+        z = (attn.unsqueeze(-1) * v).sum(2).flatten(2)                            # [R, N, n_h·d_h]
+        last = last + z @ W("W_O").transpose(-1, -2)
+        pre = last @ W("W_in").transpose(-1, -2)
+        if self.mlp_bias:
+            pre = pre + W("b_in")[:, None]
+        mlp = torch.relu(pre) @ W("W_out").transpose(-1, -2)
+        if self.mlp_bias:
+            mlp = mlp + W("b_out")[:, None]
+        return (last + mlp) @ W("W_U")
+
+
+@MODELS.register("transformer")
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The one-layer Transformer. Defaults are the authors' code, which produced the paper's figures
+    (SPEC §1.3): d_model 128, d_mlp 128, one head, no positional embedding, no MLP biases, about
+    115,456 weights. ``TransformerConfig.paper_text()`` is the variant the paper's App B.2 describes
+    (d_emb 500, W_pos, b_in and b_out)."""
+
+    name: ClassVar[str] = "transformer"
+    d_model: int = 128
+    d_mlp: int = 128
+    n_heads: int = 1
+    positional: bool = False
+    mlp_bias: bool = False
+    init_scale: float = 1.0
+
+    def __post_init__(self):
+        for field in ("d_model", "d_mlp", "n_heads"):
+            if not isinstance(getattr(self, field), int) or getattr(self, field) < 1:
+                raise ValueError(f"{field} must be a positive integer, got {getattr(self, field)!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not self.init_scale > 0:
+            raise ValueError(f"init_scale must be positive, got {self.init_scale}")
+
+    @classmethod
+    def paper_text(cls) -> "TransformerConfig":
+        return cls(d_model=500, positional=True, mlp_bias=True)
+
+    def build(self, data: Dataset, n_runs: int = 1) -> OneLayerTransformer:
+        _check_two_tokens(data, self.name)
+        return OneLayerTransformer(n_runs, data.x_train.shape[-1], data.n_outputs, self.d_model,
+                                   self.d_mlp, self.n_heads, self.positional, self.mlp_bias,
+                                   self.init_scale)
+
+
+def _check_two_tokens(data: Dataset, model: str) -> None:
+    if data.x_train.dim() != 3 or data.x_train.shape[1] != 2:
+        raise ValueError(f"model {model!r} needs two one-hot tokens per example (a modular task)")
 
 
 def make_model(name: str, **params) -> object:

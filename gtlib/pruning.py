@@ -21,9 +21,9 @@ PRUNERS: Registry[Callable[[PrunableModel, Dataset], Scores]] = Registry("pruner
 
 @PRUNERS.register("magnitude")
 def magnitude_scores(model: PrunableModel, data: Dataset) -> Scores:
-    """|θ|: the lottery-ticket score (paper §2). The grokked ticket scores the weights of a
-    checkpoint taken after generalisation."""
-    return {name: getattr(model, name).detach().abs() for name in model.weight_names}
+    """|θ ⊙ m|: the lottery-ticket score (paper §2) of the weights the network computes with. The
+    grokked ticket scores the weights of a checkpoint taken after generalisation."""
+    return {name: model.weight(name).detach().abs() for name in model.weight_names}
 
 
 def masks_from_scores(scores: Scores, sparsity: float) -> dict[str, torch.Tensor]:

@@ -77,7 +77,7 @@ class Run:
     def effective_weights(self, step: int | None = None) -> dict[str, torch.Tensor]:
         """θ ⊙ m at ``step``: what the network computes with."""
         masks = self.masks()
-        return {n: w * masks[n] for n, w in self.weights(step).items()}
+        return {n: w * masks[n] if n in masks else w for n, w in self.weights(step).items()}
 
 
 class RunWriter:

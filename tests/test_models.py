@@ -61,3 +61,41 @@ def test_bad_model_parameters(params, message):
 def test_unknown_model_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown model 'cnn'; valid: mlp"):
         make_model("cnn")
+
+
+def _reference_transformer(model, x):
+    """Nanda-style one-layer Transformer over both positions with a causal mask, written out."""
+    W = {n: getattr(model, n)[0].detach() for n in model.param_names}
+    resid = x @ W["W_E"].T                                            # [N, 2, d]
+    if "W_pos" in W:
+        resid = resid + W["W_pos"]
+    q = torch.einsum("hed,ntd->nhte", W["W_Q"], resid)
+    k = torch.einsum("hed,ntd->nhte", W["W_K"], resid)
+    v = torch.einsum("hed,ntd->nhte", W["W_V"], resid)
+    scores = torch.einsum("nhte,nhse->nhts", q, k) / W["W_Q"].shape[1] ** 0.5
+    scores = scores.masked_fill(torch.triu(torch.ones(2, 2, dtype=torch.bool), 1), float("-inf"))
+    z = torch.einsum("nhts,nhse->nthe", torch.softmax(scores, -1), v).flatten(2)
+    resid = resid + z @ W["W_O"].T
+    pre = resid @ W["W_in"].T + W.get("b_in", 0)
+    resid = resid + torch.relu(pre) @ W["W_out"].T + W.get("b_out", 0)
+    return (resid @ W["W_U"])[:, -1]
+
+
+@pytest.mark.parametrize("params", [{}, {"positional": True, "mlp_bias": True, "n_heads": 4}])
+def test_transformer_matches_a_written_out_causal_transformer(data, params):
+    model = make_model("transformer", d_model=32, d_mlp=16, **params).build(data)
+    model.init_weights([0])
+    with torch.no_grad():
+        for n in ("b_in", "b_out"):  # biases start at zero; make them matter here
+            if hasattr(model, n):
+                getattr(model, n).normal_()
+    x = data.x_train[:40]
+    assert torch.allclose(model(x[None])[0], _reference_transformer(model, x), atol=1e-5)
+
+
+def test_transformer_as_the_authors_ran_it(data):
+    model = make_model("transformer").build(data)
+    assert sum(p.numel() for p in model.parameters()) == 115_456
+    assert model.weight_names == ["W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U"]
+    wide = make_model("transformer", d_model=500, positional=True, mlp_bias=True).build(data)
+    assert {"W_pos", "b_in", "b_out"} <= set(wide.param_names) - set(wide.weight_names)

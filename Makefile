@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make book   build the HTML book (executes every notebook of book/manifest.yml first)
+#   make test   unit tests, the notebooks at quick scale (nbval), and a strict book build
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VENDOR := book/assets/vendor/.complete
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: book test unit notebooks execute html results bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+$(VENDOR): book/vendor.sh
+	bash book/vendor.sh
+
+book: $(STAMP) $(VENDOR) execute html
+
+execute: $(STAMP)
+	$(PY) book/execute.py
+
+html: $(STAMP) $(VENDOR)
+	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+
+test: $(STAMP) $(VENDOR) unit notebooks book
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+notebooks: $(STAMP)
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+results: $(STAMP)
+	GTLIB_STORE=results $(PY) -m gtlib grokked_ticket --scale paper --seed 0
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_training.py
+
+clean:
+	rm -rf _build book/generated .gtlib-store

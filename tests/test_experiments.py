@@ -1,0 +1,33 @@
+"""Recipes: presets, and bad input refused before any work, leaving nothing in the store."""
+import pytest
+
+from gtlib.experiments import base_config, grokked_ticket
+
+
+def test_paper_preset_is_the_papers_recipe():
+    cfg = base_config(scale="paper")
+    assert (cfg.task.p, cfg.task.train_fraction, cfg.task.op) == (67, 0.4, "add")
+    assert (cfg.model.d_emb, cfg.model.d_hidden, cfg.model.init_scale) == (500, 48, 1.0)
+    assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.betas) == (1e-3, 1.0, (0.9, 0.98))
+    assert cfg.steps == 30_000 and cfg.checkpoint_steps[:3] == [0, 2000, 4000]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"task": "parity"}, "unknown task 'parity'; valid: modular"),
+    ({"model": "cnn"}, "unknown model 'cnn'; valid: mlp"),
+    ({"scale": "huge"}, "unknown scale 'huge'; valid: quick, paper"),
+    ({"sparsity": 1.2}, "must lie in [0, 1), got 1.2"),
+    ({"ticket_step": 123}, "parent run has no checkpoint at step 123; its checkpoints: 0, 500, 1000, 1500"),
+    ({"task_params": {"p": 1}}, "modulus p must be an integer >= 2"),
+    ({"task_params": {"q": 5}}, "unknown parameter(s) 'q' for task 'modular'"),
+])
+def test_bad_input_fails_at_once_and_leaves_nothing(store, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        grokked_ticket(store=store, progress=False, **kwargs)
+    assert message in str(err.value)
+    assert not store.root.exists()
+
+
+def test_a_non_positive_step_count_is_refused():
+    with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
+        base_config(steps=0)
