@@ -2,7 +2,8 @@
 
 `RunConfig` is frozen and validated on creation. Its `key` is a hash of the canonical JSON of its
 *non-default* fields plus `SCHEMA`, so adding a field with a default keeps every stored result valid;
-bump `SCHEMA` only when the meaning of training changes. The device is not part of the identity.
+bump `SCHEMA` only when the meaning of training changes. The device, and which checkpoints are kept
+(`STORAGE_FIELDS`), are not part of the identity.
 
 A derived run (a ticket, a pruned or rescaled network) carries a `MaskSpec` that names its parent
 run's whole configuration, the checkpoint step the mask is scored at, the pruner and the sparsity, so
@@ -23,6 +24,12 @@ from .models import MODELS, MLPConfig
 from .tasks import TASKS, ModularArithmetic
 
 SCHEMA = 1
+
+# Fields that say what to *keep* of a run, not what the run computes: they are left out of its key.
+# Which weights get saved does not change training (a resumed run repeats the uninterrupted one), so
+# a stored run with checkpoints every 2k steps serves a request for the last step only; a request
+# for checkpoints that a stored run lacks retrains it (see `gtlib.runs.run`).
+STORAGE_FIELDS = frozenset({"checkpoint_every"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class RunConfig:
 
     @property
     def key(self) -> str:
-        blob = json.dumps({"schema": SCHEMA, **to_json(self)}, sort_keys=True)
+        blob = json.dumps({"schema": SCHEMA, **to_json(self, identity=True)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
@@ -140,19 +147,22 @@ def _short_list(values: list[int]) -> str:
         f"{', '.join(map(str, values[:4]))}, ..., {', '.join(map(str, values[-2:]))}")
 
 
-def to_json(obj: Any) -> Any:
-    """Canonical JSON of a config: non-default dataclass fields only, tasks/models with their name."""
+def to_json(obj: Any, identity: bool = False) -> Any:
+    """Canonical JSON of a config: non-default dataclass fields only, tasks/models with their name.
+    With ``identity=True``, storage-only fields (`STORAGE_FIELDS`) are left out."""
     if dataclasses.is_dataclass(obj):
         out = {"name": obj.name} if hasattr(type(obj), "name") else {}
         for f in dataclasses.fields(obj):
+            if identity and f.name in STORAGE_FIELDS:
+                continue
             value = getattr(obj, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
             if value != default:
-                out[f.name] = to_json(value)
+                out[f.name] = to_json(value, identity)
         return out
     if isinstance(obj, (list, tuple)):
-        return [to_json(v) for v in obj]
+        return [to_json(v, identity) for v in obj]
     return obj
 
 

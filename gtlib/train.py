@@ -86,7 +86,10 @@ def loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str):
         return metrics.cross_entropy(logits, targets), metrics.accuracy(logits, targets)
     if loss == "mse":
         return metrics.mse(logits, targets), torch.full(logits.shape[:1], float("nan"))
-    raise ValueError(f"unknown loss {loss!r}; valid: cross_entropy, mse")
+    if loss == "mse_onehot":  # classification trained with MSE on one-hot targets (Omnigrok)
+        onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+        return metrics.mse(logits, onehot), metrics.accuracy(logits, targets)
+    raise ValueError(f"unknown loss {loss!r}; valid: cross_entropy, mse, mse_onehot")
 
 
 def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimizer:

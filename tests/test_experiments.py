@@ -13,8 +13,8 @@ def test_paper_preset_is_the_papers_recipe():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"task": "parity"}, "unknown task 'parity'; valid: modular"),
-    ({"model": "cnn"}, "unknown model 'cnn'; valid: mlp"),
+    ({"task": "parity"}, "unknown task 'parity'; valid: mnist, modular, polynomial, sparse_parity"),
+    ({"model": "cnn"}, "unknown model 'cnn'; valid: deep_mlp, mlp, transformer"),
     ({"scale": "huge"}, "unknown scale 'huge'; valid: quick, paper"),
     ({"sparsity": 1.2}, "must lie in [0, 1), got 1.2"),
     ({"ticket_step": 123}, "parent run has no checkpoint at step 123; its checkpoints: 0, 500, 1000, 1500"),

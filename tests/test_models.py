@@ -59,7 +59,7 @@ def test_bad_model_parameters(params, message):
 
 
 def test_unknown_model_names_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown model 'cnn'; valid: mlp"):
+    with pytest.raises(ValueError, match="unknown model 'cnn'; valid: deep_mlp, mlp, transformer"):
         make_model("cnn")
 
 

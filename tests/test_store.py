@@ -93,3 +93,18 @@ def test_checkpoints_cannot_run_code(store, tiny):
 def test_a_missing_checkpoint_names_the_saved_ones(store, tiny):
     with pytest.raises(ValueError, match="no checkpoint at step 30; saved: \\[0, 20, 40, 60\\]"):
         run(tiny, store, progress=False).weights(30)
+
+
+def test_a_stored_run_serves_requests_for_fewer_checkpoints_and_retrains_for_more(store, tiny, monkeypatch):
+    import dataclasses
+
+    run(tiny, store, progress=False)  # checkpoints every 20 steps
+    fewer = dataclasses.replace(tiny, checkpoint_every=None)
+    trained = []
+    real_train = gtlib.runs.train
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
+    assert run(fewer, store, progress=False).checkpoint_steps == [0, 20, 40, 60]
+    assert not trained
+    more = dataclasses.replace(tiny, checkpoint_every=10)
+    assert run(more, store, progress=False).checkpoint_steps == [0, 10, 20, 30, 40, 50, 60]
+    assert trained

@@ -41,5 +41,5 @@ def test_bad_task_parameters_fail_with_one_clear_line(params, message):
 
 
 def test_unknown_task_names_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown task 'parity'; valid: modular"):
+    with pytest.raises(ValueError, match="unknown task 'parity'; valid: mnist, modular, polynomial, sparse_parity"):
         make_task("parity")
