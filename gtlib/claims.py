@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from .metrics import LOSS_FRACTION
 from .train import RunHistory
 
 # "Far below": the ticket's t_gen must be at most this fraction of the dense model's. The paper's
@@ -30,7 +32,9 @@ class Check:
 def _fmt(value) -> str:
     if value is None:
         return "never"
-    return f"{value:.3g}" if isinstance(value, float) else f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{value:,}"
 
 
 def grokked_ticket_checks(base: RunHistory, ticket: RunHistory, figure: str = "Fig 1") -> list[Check]:
@@ -72,3 +76,32 @@ def summary(checks: list[Check]) -> str:
     failed = [c.claim for c in checks if not c.holds]
     line = f"{len(checks) - len(failed)} of {len(checks)} claims reproduced"
     return line + (f"; not reproduced: {'; '.join(failed)}" if failed else "")
+
+
+def _mean_time(histories: list[RunHistory], attr: str) -> float | None:
+    times = [getattr(h, attr) for h in histories]
+    return None if any(t is None for t in times) else float(np.mean(times))
+
+
+def task_checks(groups: dict, figure: str) -> list[Check]:
+    """Figure 2 / 10 / 11: for every group (task or operation), the dense network groks and the
+    grokked ticket generalises earlier. Times are means over seeds; a run that never generalises
+    makes its mean "never"."""
+    checks = []
+    regression = any(c.base.history.is_regression for cs in groups.values() for c in cs)
+    kind = f"loss below {LOSS_FRACTION:.0%} of its start" if regression else "accuracy > 95 %"
+    for name, comparisons in groups.items():
+        base = [c.base.history for c in comparisons]
+        ticket = [c.ticket.history for c in comparisons]
+        b_mem, b_gen = _mean_time(base, "t_mem"), _mean_time(base, "t_gen")
+        t_gen = _mean_time(ticket, "t_gen")
+        seeds = f" ({len(comparisons)} seeds)" if len(comparisons) > 1 else ""
+        checks.append(Check(
+            figure, f"{name}: the dense network generalises long after it fits (t_gen > 5 t_mem)",
+            "a delay (curves only)", f"t_mem = {_fmt(b_mem)}, t_gen = {_fmt(b_gen)}{seeds}",
+            b_mem is not None and b_gen is not None and b_gen > 5 * max(b_mem, 1)))
+        checks.append(Check(
+            figure, f"{name}: the ticket generalises earlier (t_gen, {kind})",
+            "ticket earlier (curves only)", f"{_fmt(t_gen)} vs {_fmt(b_gen)}{seeds}",
+            t_gen is not None and (b_gen is None or t_gen < b_gen)))
+    return checks

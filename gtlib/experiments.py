@@ -21,14 +21,29 @@ from .tasks import make_task
 
 SCALES = ("quick", "paper")
 
+# The model each task is shown with in the paper, and its settings.
+TASK_MODELS: dict[str, tuple[str, dict]] = {
+    "modular": ("mlp", {}),
+    "polynomial": ("deep_mlp", {"hidden": (40, 48, 500)}),           # SPEC §1.14
+    "sparse_parity": ("deep_mlp", {"hidden": (64,), "bias": True}),   # SPEC §1.15 [assumption]
+    "mnist": ("deep_mlp", {"hidden": (200, 200), "init_scale": 8.0}),  # App B.1
+}
+
 # scale -> task -> the settings that differ from the library defaults (which are the paper's).
 PRESETS: dict[str, dict[str, dict]] = {
     "paper": {
         "modular": {"steps": 30_000, "checkpoint_every": 2_000},
+        "polynomial": {"steps": 10_000, "eval_every": 20, "optim": {"lr": 1e-2}},
+        "sparse_parity": {"steps": 20_000, "eval_every": 20, "optim": {"lr": 3e-3}},
+        "mnist": {"steps": 100_000, "eval_every": 500, "optim": {"weight_decay": 0.1}},
     },
     "quick": {
         "modular": {"steps": 1_500, "checkpoint_every": 500, "task": {"train_fraction": 0.5},
                     "optim": {"lr": 1e-2}},
+        "polynomial": {"steps": 2_000, "eval_every": 20, "optim": {"lr": 1e-2}},
+        "sparse_parity": {"steps": 3_000, "eval_every": 20, "optim": {"lr": 3e-3}},
+        "mnist": {"steps": 2_000, "eval_every": 50, "optim": {"weight_decay": 0.1},
+                  "task": {"n_test": 1000}},
     },
 }
 
@@ -38,16 +53,19 @@ def _check_scale(scale: str) -> None:
         raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
 
 
-def base_config(task: str = "modular", model: str = "mlp", *, scale: str = "quick", seed: int = 0,
-                task_params: dict | None = None, model_params: dict | None = None,
+def base_config(task: str = "modular", model: str | None = None, *, scale: str = "quick",
+                seed: int = 0, task_params: dict | None = None, model_params: dict | None = None,
                 **changes) -> RunConfig:
-    """The dense base run of ``task`` at ``scale``; ``task_params``, ``model_params`` and
-    ``changes`` (RunConfig fields) override the preset."""
+    """The dense base run of ``task`` at ``scale``, with the task's usual model when ``model`` is
+    None; ``task_params``, ``model_params`` and ``changes`` (RunConfig fields) override the preset."""
     _check_scale(scale)
     make_task(task)  # an unknown task name fails here, with the valid names
+    default_model, default_params = TASK_MODELS[task]
+    model = model or default_model
     preset = dict(PRESETS[scale].get(task, {}))
     task_cfg = make_task(task, **{**preset.pop("task", {}), **(task_params or {})})
-    model_cfg = make_model(model, **{**preset.pop("model", {}), **(model_params or {})})
+    params = default_params if model == default_model else {}
+    model_cfg = make_model(model, **{**params, **(model_params or {})})
     optim = OptimConfig(**preset.pop("optim", {}))
     return RunConfig(task=task_cfg, model=model_cfg, optim=optim, seed=seed, **{**preset, **changes})
 
@@ -64,18 +82,21 @@ class TicketComparison:
         return {"dense": self.base, "ticket": self.ticket}
 
 
-def grokked_ticket(scale: str = "quick", task: str = "modular", model: str = "mlp", *,
+def grokked_ticket(scale: str = "quick", task: str = "modular", model: str | None = None, *,
                    seed: int = 0, sparsity: float = 0.6, ticket_step: int | None = None,
                    ticket_weight_decay: float | None = None, device: str = "auto",
                    store: Store | None = None, progress: bool = True,
-                   task_params: dict | None = None) -> TicketComparison:
+                   task_params: dict | None = None,
+                   checkpoint_every: int | None | str = "preset") -> TicketComparison:
     """Figure 1 / 2a: the dense run and its grokked ticket.
 
     The ticket keeps the ``1 - sparsity`` largest-magnitude weights of the base run's checkpoint at
     ``ticket_step`` (default: its last step, after generalisation), rewinds them to θ0 and retrains
     with the same split and recipe (weight decay ``ticket_weight_decay`` if given).
+    ``checkpoint_every`` (default: the preset's) only changes which weights are kept on disk.
     """
-    base_cfg = base_config(task, model, scale=scale, seed=seed, task_params=task_params)
+    keep = {} if checkpoint_every == "preset" else {"checkpoint_every": checkpoint_every}
+    base_cfg = base_config(task, model, scale=scale, seed=seed, task_params=task_params, **keep)
     changes = {}
     if ticket_weight_decay is not None:
         changes["optim"] = dataclasses.replace(base_cfg.optim, weight_decay=ticket_weight_decay)
@@ -83,3 +104,27 @@ def grokked_ticket(scale: str = "quick", task: str = "modular", model: str = "ml
     base = run(base_cfg, store, device=device, progress=progress)
     ticket = run(ticket_cfg, store, device=device, progress=progress)
     return TicketComparison(base, ticket)
+
+
+def task_comparisons(task: str = "modular", model: str | None = None, *, scale: str = "quick",
+                     seeds: list[int] = (0,), ops: list[str] | None = None, sparsity: float = 0.6,
+                     device: str = "auto", store: Store | None = None, progress: bool = True,
+                     task_params: dict | None = None,
+                     model_params: dict | None = None) -> dict[str, list[TicketComparison]]:
+    """Figure 2 / 10 / 11: dense run and grokked ticket for each group and seed.
+
+    Groups are the modular operations ``ops`` (Fig 2c) or a single group named after the task.
+    Only θ0 and the last weights are kept on disk for these runs. Every configuration is built and
+    validated before anything trains.
+    """
+    _check_scale(scale)
+    if ops is not None and task != "modular":
+        raise ValueError(f"ops apply to the modular task only, not {task!r}")
+    groups = {op: {**(task_params or {}), "op": op} for op in ops} if ops else {task: task_params}
+    plan = {name: [base_config(task, model, scale=scale, seed=s, task_params=params,
+                               model_params=model_params, checkpoint_every=None) for s in seeds]
+            for name, params in groups.items()}
+    tickets = {name: [derive(cfg, sparsity=sparsity) for cfg in cfgs] for name, cfgs in plan.items()}
+    return {name: [TicketComparison(run(b, store, device=device, progress=progress),
+                                    run(t, store, device=device, progress=progress))
+                   for b, t in zip(plan[name], tickets[name])] for name in plan}

@@ -5,6 +5,10 @@ Paper §3.1: with P = 95 %,
 - t_gen is the first logged step whose *test* accuracy exceeds P,
 - τ_grok = t_gen / t_mem (the delay of generalisation relative to memorisation).
 A run that never crosses the threshold has ``None`` for the time; τ_grok is then ``None`` too.
+
+The paper reports losses, not times, for polynomial regression (Fig 2d). There we define the same
+two times in loss terms: the first logged step at which the train (test) loss falls below
+``LOSS_FRACTION`` (10 %) of its value at step 0.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import numpy as np
 import torch
 
 THRESHOLD = 0.95
+LOSS_FRACTION = 0.1
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -48,6 +53,11 @@ def first_step_below(steps: Sequence[int], values: Sequence[float], threshold: f
     """The first step whose value is strictly below ``threshold``, or None (for losses)."""
     below = np.flatnonzero(np.asarray(values, dtype=float) < threshold)
     return int(steps[below[0]]) if len(below) else None
+
+
+def loss_time(steps: Sequence[int], losses: Sequence[float], fraction: float = LOSS_FRACTION) -> int | None:
+    """The first step whose loss is below ``fraction`` of the loss at the first logged step."""
+    return first_step_below(steps, losses, fraction * float(losses[0]))
 
 
 def tau_grok(t_mem: int | None, t_gen: int | None) -> float | None:

@@ -3,6 +3,7 @@ train dashed, test solid."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from .train import RunHistory
 
@@ -46,4 +47,59 @@ def figure1(histories: dict[str, RunHistory], title: str = "Dense network vs gro
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
     accuracy_curves(histories, title=title, ax=axes[0])
     accuracy_curves(histories, title="same, log step axis", log_x=True, mark_times=False, ax=axes[1])
+    return fig
+
+
+def _mean_band(histories: list[RunHistory], metric: str):
+    """Mean and min/max over runs logged at the same steps."""
+    values = np.stack([h[metric] for h in histories])
+    return histories[0].steps, values.mean(0), values.min(0), values.max(0)
+
+
+def comparison_curves(groups: dict, metric: str = "test_acc", *, title: str = "", log_x: bool = False,
+                      log_y: bool = False, ax=None):
+    """Dense (dashed) and ticket (solid) curves of ``metric``, one colour per group (an operation, a
+    task); with several seeds, the mean with a min-max band."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, comparisons) in enumerate(groups.items()):
+        colour = f"C{i}"
+        for role, style in (("base", "--"), ("ticket", "-")):
+            histories = [getattr(c, role).history for c in comparisons]
+            steps, mean, low, high = _mean_band(histories, metric)
+            label = f"{name} {'dense' if role == 'base' else 'ticket'}"
+            ax.plot(steps, mean, style, color=colour, label=label)
+            if len(histories) > 1:
+                ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=10)
+    if log_y:
+        ax.set_yscale("log")
+    if metric.endswith("acc"):
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step (= epoch, full batch)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def default_curves(groups: dict) -> tuple[str, ...]:
+    """Accuracy for classification, loss for regression (which has no accuracy)."""
+    regression = any(c.base.history.is_regression for cs in groups.values() for c in cs)
+    return ("test_loss", "train_loss") if regression else ("test_acc", "train_acc")
+
+
+def figure2(groups: dict, metrics, title: str = "", log_y: bool | None = None):
+    """One panel per metric (e.g. test accuracy, or train and test loss), linear and log step axes.
+    ``metrics`` may be "loss" or "accuracy" for both test and train; losses use a log scale."""
+    metrics = {"loss": ("test_loss", "train_loss"), "accuracy": ("test_acc", "train_acc")}.get(
+        metrics, metrics)
+    log_y = metrics[0].endswith("loss") if log_y is None else log_y
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(12, 3.6 * len(metrics)), constrained_layout=True,
+                             squeeze=False)
+    for row, metric in enumerate(metrics):
+        comparison_curves(groups, metric, title=title, log_y=log_y, ax=axes[row, 0])
+        comparison_curves(groups, metric, title="same, log step axis", log_x=True, log_y=log_y,
+                          ax=axes[row, 1])
     return fig

@@ -48,3 +48,17 @@ def provenance_table(runs: dict[str, Run]) -> pd.DataFrame:
             "gtlib", "torch", "numpy", "python")
     return pd.DataFrame({name: {k: str(run.meta.get(k, "")) for k in keys}
                          for name, run in runs.items()})
+
+
+def runs(groups: dict) -> dict[str, Run]:
+    """Every run of `experiments.task_comparisons` groups, labelled "<group> seed <s> dense|ticket"."""
+    out = {}
+    for name, comparisons in groups.items():
+        for c in comparisons:
+            out[f"{name} seed {c.base.config.seed} dense"] = c.base
+            out[f"{name} seed {c.base.config.seed} ticket"] = c.ticket
+    return out
+
+
+def histories(groups: dict) -> dict[str, RunHistory]:
+    return {name: run.history for name, run in runs(groups).items()}

@@ -61,11 +61,22 @@ class RunHistory:
         return self.series[name]
 
     @property
+    def is_regression(self) -> bool:
+        return bool(np.all(np.isnan(self.series["train_acc"])))
+
+    @property
     def t_mem(self) -> int | None:
+        """First logged step with train accuracy > 95 %; for regression, with train loss below
+        `metrics.LOSS_FRACTION` of its initial value."""
+        if self.is_regression:
+            return metrics.loss_time(self.steps, self.series["train_loss"])
         return metrics.first_step_above(self.steps, self.series["train_acc"])
 
     @property
     def t_gen(self) -> int | None:
+        """As `t_mem`, on the test set."""
+        if self.is_regression:
+            return metrics.loss_time(self.steps, self.series["test_loss"])
         return metrics.first_step_above(self.steps, self.series["test_acc"])
 
     @property
