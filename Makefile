@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-VENDOR := book/assets/vendor/.complete
+VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
 .PHONY: book test unit notebooks execute html results bench clean

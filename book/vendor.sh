@@ -6,7 +6,7 @@
 #                                     fonts and the TeX extensions it autoloads)
 #   book/assets/vendor/requirejs/     require.js (AMD loader used by the widgets)
 #   book/assets/vendor/html-manager/  @jupyter-widgets/html-manager embed-amd.js
-#                                     (+ its Font Awesome fonts)
+#   book/assets/vendor/widgets-mathjax3-shim.js  (generated, see below)
 #
 # The tarballs come from the npm registry (`npm pack`, exact versions, sha512
 # checked). book/assets/vendor/ is git-ignored. The script is idempotent: if the
@@ -30,8 +30,8 @@ HTML_MANAGER_SHA512=5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUT
 script_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 vendor_dir="$script_dir/assets/vendor"
 manifest="$vendor_dir/MANIFEST"
-SHIM_VERSION=1   # bump when the generated shim below changes
-stamp="mathjax@$MATHJAX_VERSION requirejs@$REQUIREJS_VERSION @jupyter-widgets/html-manager@$HTML_MANAGER_VERSION shim@$SHIM_VERSION"
+LAYOUT_VERSION=1   # bump when the file selection or the generated shim changes
+stamp="mathjax@$MATHJAX_VERSION requirejs@$REQUIREJS_VERSION @jupyter-widgets/html-manager@$HTML_MANAGER_VERSION layout@$LAYOUT_VERSION"
 
 # Complete = MANIFEST (written last) names the pinned versions and every file
 # it lists is present and non-empty.
@@ -53,6 +53,7 @@ fi
 
 command -v npm >/dev/null || { echo "vendor.sh: npm is required" >&2; exit 1; }
 command -v tar >/dev/null || { echo "vendor.sh: tar is required" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "vendor.sh: openssl is required" >&2; exit 1; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/book-vendor.XXXXXX")"
 trap 'rm -rf -- "$tmp"' EXIT
@@ -98,12 +99,14 @@ cp -R "$tmp/x/mj/package/es5/input/tex/extensions" "$stage/mathjax/input/tex/"
 tar -xzf "$rq_tgz" -C "$tmp/x/rq" package/require.js
 cp "$tmp/x/rq/package/require.js" "$stage/requirejs/"
 
-# html-manager: the AMD embed bundle plus the Font Awesome fonts it references
-# by hashed name relative to its own URL (woff2/woff only; eot/ttf/svg are for
-# legacy browsers).
-tar -xzf "$hm_tgz" -C "$tmp/x/hm" package/dist package/package.json
-cp "$tmp/x/hm/package/dist/embed-amd.js" "$tmp/x/hm/package/dist/embed.js.LICENSE.txt" \
-    "$tmp/x/hm/package/dist/"*.woff2 "$tmp/x/hm/package/dist/"*.woff "$stage/html-manager/"
+# html-manager: only the AMD embed bundle (+ licences of what it bundles). Its
+# own Font Awesome font files are left out on purpose: the bundle computes their
+# URL from its require.js module id (page-relative "@jupyter-widgets/..."), never
+# from where the file lies, so they are not found even when copied (upstream
+# quirk; the same happens with the CDN setup). Widget icons still show because
+# pydata-sphinx-theme ships Font Awesome itself.
+tar -xzf "$hm_tgz" -C "$tmp/x/hm" package/dist/embed-amd.js package/dist/embed.js.LICENSE.txt
+cp "$tmp/x/hm/package/dist/embed-amd.js" "$tmp/x/hm/package/dist/embed.js.LICENSE.txt" "$stage/html-manager/"
 
 # Shim: @jupyter-widgets/base 6 typesets widget labels with the MathJax 2 API
 # (MathJax.Hub.Queue), which throws "Cannot read properties of undefined

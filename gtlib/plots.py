@@ -44,7 +44,7 @@ def accuracy_curves(histories: dict[str, RunHistory], *, title: str = "", log_x:
 def figure1(histories: dict[str, RunHistory], title: str = "Dense network vs grokked ticket"):
     """Figure 1 (left) / 2a: accuracy of the dense base run and its grokked ticket, on a linear
     step axis (as the paper) and on a log axis (which shows the early steps)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
     accuracy_curves(histories, title=title, ax=axes[0])
     accuracy_curves(histories, title="same, log step axis", log_x=True, mark_times=False, ax=axes[1])
     return fig
@@ -91,15 +91,15 @@ def default_curves(groups: dict) -> tuple[str, ...]:
 
 
 def figure2(groups: dict, metrics, title: str = "", log_y: bool | None = None):
-    """One panel per metric (e.g. test accuracy, or train and test loss), linear and log step axes.
-    ``metrics`` may be "loss" or "accuracy" for both test and train; losses use a log scale."""
+    """The first metric (e.g. test accuracy) on a linear and a log step axis, then each further
+    metric (e.g. train accuracy) on a log step axis. ``metrics`` may be "loss" or "accuracy" for test
+    then train; losses use a log scale."""
     metrics = {"loss": ("test_loss", "train_loss"), "accuracy": ("test_acc", "train_acc")}.get(
         metrics, metrics)
     log_y = metrics[0].endswith("loss") if log_y is None else log_y
-    fig, axes = plt.subplots(len(metrics), 2, figsize=(12, 3.6 * len(metrics)), constrained_layout=True,
-                             squeeze=False)
-    for row, metric in enumerate(metrics):
-        comparison_curves(groups, metric, title=title, log_y=log_y, ax=axes[row, 0])
-        comparison_curves(groups, metric, title="same, log step axis", log_x=True, log_y=log_y,
-                          ax=axes[row, 1])
+    panels = [(metrics[0], False)] + [(m, True) for m in metrics]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.4 * len(panels)), constrained_layout=True)
+    for ax, (metric, log_x) in zip(axes, panels):
+        comparison_curves(groups, metric, title=title + (", log step axis" if log_x else ""),
+                          log_x=log_x, log_y=log_y, ax=ax)
     return fig

@@ -99,3 +99,19 @@ def test_transformer_as_the_authors_ran_it(data):
     assert model.weight_names == ["W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U"]
     wide = make_model("transformer", d_model=500, positional=True, mlp_bias=True).build(data)
     assert {"W_pos", "b_in", "b_out"} <= set(wide.param_names) - set(wide.weight_names)
+
+
+def test_deep_mlp_parameter_counts_of_the_paper():
+    mnist = make_model("deep_mlp", hidden=(200, 200), init_scale=8.0)
+    poly = make_model("deep_mlp", hidden=(40, 48, 500))
+    from gtlib.tasks import make_task
+    count = lambda cfg, task: sum(p.numel() for p in cfg.build(task).parameters())  # noqa: E731
+    assert count(poly, make_task("polynomial").build(0)) == 28_020
+    parity = make_task("sparse_parity", n_train=10, n_test=10).build(0)
+    assert count(make_model("deep_mlp", hidden=(64,), bias=True), parity) == 30 * 64 + 64 + 64 * 2
+    assert count(mnist, make_task("mnist").build(0)) == 198_800
+
+
+def test_deep_mlp_refuses_token_inputs(data):
+    with pytest.raises(ValueError, match="needs flat input vectors"):
+        make_model("deep_mlp").build(data)
