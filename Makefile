@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks execute html results bench clean
+.PHONY: book test unit notebooks claims execute html results bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,17 @@ execute: $(STAMP)
 html: $(STAMP) $(VENDOR)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-test: $(STAMP) $(VENDOR) unit notebooks book
+test: $(STAMP) $(VENDOR) unit notebooks claims book
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
 notebooks: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+# Every page of the manifest at the quick scale: each claim must hold.
+claims: $(STAMP)
+	$(PY) book/execute.py --scale quick --check --out _build/quick
 
 results: $(STAMP)
 	GTLIB_STORE=results $(PY) -m gtlib grokked_ticket --scale paper --seed 0

@@ -1,45 +1,81 @@
-"""Execute every page of book/manifest.yml with papermill into book/generated/.
+"""Execute the pages of book/manifest.yml with papermill.
 
-    python book/execute.py            # every page
-    python book/execute.py fig1_grokked_ticket
+    python book/execute.py                      # every page, as listed, into book/generated/
+    python book/execute.py fig1_grokked_ticket  # one page
+    python book/execute.py --scale quick --check --out /tmp/quick
+        # every page at the quick scale, failing unless each page reproduces all its claims
 """
 from __future__ import annotations
 
-import sys
+import argparse
+import re
 from pathlib import Path
 
+import nbformat
 import papermill
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "book" / "manifest.yml"
 GENERATED = ROOT / "book" / "generated"
+SUMMARY = re.compile(r"^(\d+) of (\d+) claims reproduced(.*)$", re.MULTILINE)
 
 
 def pages() -> list[dict]:
     return yaml.safe_load(MANIFEST.read_text())["pages"]
 
 
-def execute(page: dict) -> Path:
-    out = GENERATED / f"{page['output']}.ipynb"
-    tmp = out.with_name(f".{out.name}.partial")  # a failed run never leaves a page behind
-    papermill.execute_notebook(ROOT / "notebooks" / page["notebook"], tmp,
-                               parameters=page.get("parameters", {}), kernel_name="python3",
-                               cwd=ROOT / "notebooks", progress_bar=False)
-    tmp.replace(out)
+def execute(page: dict, out_dir: Path, scale: str | None = None) -> Path:
+    out = out_dir / f"{page['output']}.ipynb"
+    partial = out_dir / f".{page['output']}.partial.ipynb"  # a failed run never leaves a page
+    parameters = dict(page.get("parameters", {}))
+    if scale is not None:
+        parameters["scale"] = scale
+    papermill.execute_notebook(ROOT / "notebooks" / page["notebook"], partial, parameters=parameters,
+                               kernel_name="python3", cwd=ROOT / "notebooks", progress_bar=False)
+    if "title" in page:  # one notebook serves several pages: each page gets its own heading
+        nb = nbformat.read(partial, as_version=4)
+        first = nb.cells[0]
+        first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
+        nbformat.write(nb, partial)
+    partial.replace(out)
     return out
 
 
-def main(names: list[str]) -> None:
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    chosen = [p for p in pages() if not names or p["output"] in names]
-    unknown = set(names) - {p["output"] for p in chosen}
+def claim_summary(path: Path) -> tuple[int, int, str]:
+    """(reproduced, total, rest of the line) from the page's claim-summary output."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            match = SUMMARY.search(output.get("text", ""))
+            if match:
+                return int(match.group(1)), int(match.group(2)), match.group(3)
+    raise ValueError(f"{path.name} prints no claim summary")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="page outputs to execute (default: all)")
+    parser.add_argument("--scale", choices=["quick", "paper"], help="override every page's scale")
+    parser.add_argument("--out", type=Path, default=GENERATED)
+    parser.add_argument("--check", action="store_true", help="fail unless every claim reproduces")
+    args = parser.parse_args()
+    valid = [p["output"] for p in pages()]
+    unknown = sorted(set(args.names) - set(valid))
     if unknown:
-        valid = ", ".join(p["output"] for p in pages())
-        raise SystemExit(f"unknown page(s) {', '.join(sorted(unknown))}; valid: {valid}")
-    for page in chosen:
-        print(f"executing {page['notebook']} -> {execute(page).relative_to(ROOT)}", flush=True)
+        raise SystemExit(f"unknown page(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for page in pages():
+        if args.names and page["output"] not in args.names:
+            continue
+        out = execute(page, args.out, args.scale)
+        done, total, rest = claim_summary(out)
+        print(f"{page['output']}: {done} of {total} claims reproduced{rest}", flush=True)
+        if done != total:
+            failed.append(page["output"])
+    if args.check and failed:
+        raise SystemExit(f"claims not reproduced on: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -40,17 +40,20 @@ def _fmt(value) -> str:
 def grokked_ticket_checks(base: RunHistory, ticket: RunHistory, figure: str = "Fig 1") -> list[Check]:
     """Figure 1 / 2a: the dense model groks late; the grokked ticket generalises almost as soon as it
     fits the training set."""
-    checks = [
-        Check(figure, "Both networks reach 100 % training accuracy",
-              "1.00 and 1.00",
-              f"{base['train_acc'][-1]:.3f} and {ticket['train_acc'][-1]:.3f}",
-              bool(base["train_acc"][-1] == 1.0 and ticket["train_acc"][-1] == 1.0)),
-        Check(figure, "The dense network groks: it generalises long after it memorises "
-                      "(τ_grok > 5)",
-              "t_mem < 2k, t_gen ≈ 25k (v1 Fig 1)",
-              f"t_mem = {_fmt(base.t_mem)}, t_gen = {_fmt(base.t_gen)}, τ_grok = {_fmt(base.tau_grok)}",
-              base.tau_grok is not None and base.tau_grok > 5),
-    ]
+    if base.is_regression:
+        fit = Check(figure, f"Both networks fit the training set (train loss below "
+                            f"{LOSS_FRACTION:.0%} of its start)", "both fit",
+                    f"t_mem = {_fmt(base.t_mem)} and {_fmt(ticket.t_mem)}",
+                    base.t_mem is not None and ticket.t_mem is not None)
+    else:
+        fit = Check(figure, "Both networks reach 100 % training accuracy", "1.00 and 1.00",
+                    f"{base['train_acc'][-1]:.3f} and {ticket['train_acc'][-1]:.3f}",
+                    bool(base["train_acc"][-1] == 1.0 and ticket["train_acc"][-1] == 1.0))
+    checks = [fit, Check(
+        figure, "The dense network groks: it generalises long after it memorises (τ_grok > 5)",
+        "t_mem < 2k, t_gen ≈ 25k (v1 Fig 1)",
+        f"t_mem = {_fmt(base.t_mem)}, t_gen = {_fmt(base.t_gen)}, τ_grok = {_fmt(base.tau_grok)}",
+        base.tau_grok is not None and base.tau_grok > 5)]
     ratio = None if base.t_gen is None or ticket.t_gen is None else ticket.t_gen / base.t_gen
     checks.append(Check(
         figure, f"The ticket's t_gen is far below the dense network's (ratio ≤ {FAR_BELOW})",

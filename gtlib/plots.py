@@ -14,39 +14,46 @@ def _mark_time(ax, step: int | None, colour: str, label: str, y: float) -> None:
     if step is None:
         return
     ax.axvline(step, color=colour, linestyle=":", linewidth=1)
-    ax.annotate(label, (step, y), xytext=(3, 0), textcoords="offset points", color=colour,
-                fontsize=8, va="center")
+    ax.annotate(label, (step, y), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                textcoords="offset points", color=colour, fontsize=8, va="center")
 
 
-def accuracy_curves(histories: dict[str, RunHistory], *, title: str = "", log_x: bool = False,
-                    mark_times: bool = True, ax=None):
-    """Train (dashed) and test (solid) accuracy of each run, with t_mem and t_gen marked."""
+def train_test_curves(histories: dict[str, RunHistory], *, title: str = "", log_x: bool = False,
+                      mark_times: bool = True, ax=None):
+    """Train (dashed) and test (solid) accuracy of each run, with t_mem and t_gen marked; losses on a
+    log scale for regression, which has no accuracy."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
+    loss = any(h.is_regression for h in histories.values())
+    kind = "loss" if loss else "acc"
     for i, (name, h) in enumerate(histories.items()):
         colour = COLOURS.get(name, f"C{i}")
-        ax.plot(h.steps, h["train_acc"], "--", color=colour, label=f"{name} train")
-        ax.plot(h.steps, h["test_acc"], "-", color=colour, label=f"{name} test")
+        ax.plot(h.steps, h[f"train_{kind}"], "--", color=colour, label=f"{name} train")
+        ax.plot(h.steps, h[f"test_{kind}"], "-", color=colour, label=f"{name} test")
         if mark_times:
             _mark_time(ax, h.t_mem, colour, "$t_{mem}$", 0.08 + 0.12 * i)
             _mark_time(ax, h.t_gen, colour, "$t_{gen}$", 0.5 + 0.12 * i)
     if log_x:
         ax.set_xscale("symlog", linthresh=10)
-    ax.axhline(0.95, color="grey", linewidth=0.5)
+    if loss:
+        ax.set_yscale("log")
+        ax.set_ylabel("loss (MSE)")
+    else:
+        ax.axhline(0.95, color="grey", linewidth=0.5)
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("step (= epoch, full batch)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     return ax
 
 
 def figure1(histories: dict[str, RunHistory], title: str = "Dense network vs grokked ticket"):
-    """Figure 1 (left) / 2a: accuracy of the dense base run and its grokked ticket, on a linear
-    step axis (as the paper) and on a log axis (which shows the early steps)."""
+    """Figure 1 (left) / 2a: train and test accuracy of the dense base run and its grokked ticket,
+    on a linear step axis (as the paper) and on a log axis (which shows the early steps)."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
-    accuracy_curves(histories, title=title, ax=axes[0])
-    accuracy_curves(histories, title="same, log step axis", log_x=True, mark_times=False, ax=axes[1])
+    train_test_curves(histories, title=title, ax=axes[0])
+    train_test_curves(histories, title="same, log step axis", log_x=True, mark_times=False, ax=axes[1])
     return fig
 
 

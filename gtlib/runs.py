@@ -49,11 +49,17 @@ def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
     if cfg.mask is None:
         return data, model
     spec = cfg.mask
-    parent = run(spec.parent, store, device=device, progress=progress)
-    model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
-    model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
-    masks = prune(model, data, spec.pruner, spec.sparsity)
-    model.load_weights(_add_run_axis(parent.weights(0)))  # rewind to θ0
+    if spec.resolved_step == 0 and spec.parent.mask is None:
+        # Pruning at initialisation: the parent's θ0 is this run's own seeded θ0 (same task, model
+        # and seed), so the parent need not be trained.
+        theta0 = model.weights()
+    else:
+        parent = run(spec.parent, store, device=device, progress=progress)
+        theta0 = _add_run_axis(parent.weights(0))
+        model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
+        model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
+    masks = prune(model, data, spec.pruner, spec.sparsity, seed=cfg.seed)
+    model.load_weights(theta0)  # rewind to θ0
     model.set_masks(masks)
     return data, model
 

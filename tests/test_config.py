@@ -42,7 +42,7 @@ def test_checkpoint_steps():
     (lambda: OptimConfig(lr=0), "lr must be positive"),
     (lambda: derive(RunConfig(), sparsity=1.0), r"sparsity \(fraction removed\) must lie in \[0, 1\), got 1.0"),
     (lambda: derive(RunConfig(), sparsity=-0.1), r"must lie in \[0, 1\)"),
-    (lambda: derive(RunConfig(), pruner="snipp"), "unknown pruner 'snipp'; valid: magnitude"),
+    (lambda: derive(RunConfig(), pruner="snipp"), "unknown pruner 'snipp'; valid: grasp, magnitude, random, snip, synflow, synflow_tokens"),
     (lambda: derive(RunConfig(steps=100, checkpoint_every=50), step=70),
      "parent run has no checkpoint at step 70; its checkpoints: 0, 50, 100"),
     (lambda: RunConfig(task="modular"), "unknown task 'modular'; valid: mnist, modular, polynomial, sparse_parity"),

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gtlib.models import MLPConfig
-from gtlib.pruning import density, masks_from_scores, prune
+from gtlib.pruning import PRUNERS, density, masks_from_scores, prune
 from gtlib.tasks import ModularArithmetic
 
 
@@ -75,5 +75,100 @@ def test_magnitude_scores_the_effective_weights(pruned):
 
 def test_unknown_pruner_names_the_valid_ones(pruned):
     model, _, _ = pruned
-    with pytest.raises(ValueError, match="unknown pruner 'snap'; valid: magnitude"):
+    with pytest.raises(ValueError, match="unknown pruner 'snap'; valid: grasp, magnitude, random, snip, synflow, synflow_tokens"):
         prune(model, None, "snap", 0.5)
+
+
+# --- pruning at initialisation: oracles -------------------------------------------------------
+
+def _single(hidden=(6, 5), bias=False, seed=0):
+    """A tiny deep MLP on a tiny regression problem, one run."""
+    from gtlib.models import make_model
+    from gtlib.tasks import make_task
+
+    data = make_task("sparse_parity", n_bits=4, k=2, n_train=12, n_test=4).build(seed)
+    model = make_model("deep_mlp", hidden=hidden, bias=bias).build(data)
+    model.init_weights([seed])
+    data.x_train, data.y_train = data.x_train[None], data.y_train[None]  # the run axis
+    return model, data
+
+
+def _plain_loss(model, data):
+    """The training loss written out with torch.nn.functional, from the raw weights."""
+    x = data.x_train[0]
+    for i, n in enumerate(model.weight_names):
+        x = x @ getattr(model, n)[0].T
+        if i < len(model.weight_names) - 1:
+            x = torch.relu(x)
+    return torch.nn.functional.cross_entropy(x.double(), data.y_train[0])
+
+
+def test_snip_is_weight_times_gradient_from_plain_autograd():
+    from gtlib.pruning import snip_scores
+
+    model, data = _single()
+    scores = snip_scores(model, data)
+    _plain_loss(model, data).backward()
+    for n in model.weight_names:
+        expected = (getattr(model, n).grad * getattr(model, n)).abs().detach()
+        assert torch.allclose(scores[n], expected, atol=1e-7), n
+
+
+def test_grasp_is_weight_times_hessian_gradient_product():
+    from gtlib.pruning import GRASP_TEMPERATURE, grasp_scores
+
+    model, data = _single(hidden=(3,))
+    names = model.weight_names
+    shapes = [getattr(model, n).shape for n in names]
+    flat0 = torch.cat([getattr(model, n).detach().flatten() for n in names])
+
+    def loss_of(flat):
+        x, start = data.x_train[0], 0
+        for i, shape in enumerate(shapes):
+            size = shape.numel()
+            w = flat[start:start + size].view(shape)[0]
+            start += size
+            x = x @ w.T
+            if i < len(shapes) - 1:
+                x = torch.relu(x)
+        return torch.nn.functional.cross_entropy(x.double() / GRASP_TEMPERATURE, data.y_train[0])
+
+    flat = flat0.clone().requires_grad_()
+    g = torch.autograd.grad(loss_of(flat), flat)[0]
+    H = torch.autograd.functional.hessian(loss_of, flat0)
+    expected = (flat0 * (H @ g.to(H.dtype)).float())
+    scores = grasp_scores(model, data)
+    got = torch.cat([scores[n].flatten() for n in names])
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-10)
+    assert (got < 0).any() and (got > 0).any()  # signed: the sign matters for which weights stay
+
+
+def test_synflow_conserves_synaptic_flow_layer_by_layer():
+    """In a bias-free ReLU net with |θ| and positive inputs, every layer's scores sum to R."""
+    from gtlib.pruning import synflow_scores
+
+    model, data = _single(hidden=(6, 5, 4))
+    scores = synflow_scores(model, data)
+    x = torch.ones(1, 4, dtype=torch.float64)
+    for n in model.weight_names:
+        x = x @ getattr(model, n)[0].detach().abs().double().T
+    R = x.sum().item()
+    for n in model.weight_names:
+        assert scores[n].sum().item() == pytest.approx(R, rel=1e-5), n
+
+
+def test_iterative_synflow_reaches_the_exact_sparsity_and_differs_from_one_round():
+    model, data = _single(hidden=(30, 30))
+    masks = prune(model, data, "synflow", 0.9)
+    assert density(masks) == pytest.approx(0.1, abs=2e-3)
+    assert not model.masked  # the model's own masks are restored after scoring
+    one_round = masks_from_scores(PRUNERS.get("synflow").score(model, data, 0), 0.9)
+    assert any(not torch.equal(masks[n], one_round[n]) for n in masks)
+
+
+def test_random_pruning_is_seeded():
+    model, data = _single(hidden=(30,))
+    a, b, c = (prune(model, data, "random", 0.6, seed=s) for s in (0, 0, 1))
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert any(not torch.equal(a[n], c[n]) for n in a)
+    assert density(a) == pytest.approx(0.4, abs=1e-2)
