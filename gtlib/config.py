@@ -103,7 +103,13 @@ class RunConfig:
         text = f"{self.task.name}/{self.model.name} seed {self.seed}"
         if self.mask is not None:
             text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
+            if self.mask.use != "mask":
+                text += f" {self.mask.use} control"
         return text
+
+
+MASK_USES = ("mask", "l1_norm", "l2_norm")
+NORM_RATIOS = ("global", "per_matrix")
 
 
 @dataclass(frozen=True)
@@ -113,17 +119,28 @@ class MaskSpec:
     The mask removes the fraction ``sparsity`` of all prunable weights with the lowest ``pruner``
     score (one global threshold), scored on the parent's weights at checkpoint ``step`` (``None``:
     its last step). Weights are then rewound to the parent's θ0 (paper §2, §3.1).
+
+    ``use`` says what the run does with the mask: ``"mask"`` trains θ0 ⊙ m under the fixed mask (a
+    ticket); ``"l1_norm"`` / ``"l2_norm"`` train the *dense* θ0 · r_p with r_p = ‖θ0 ⊙ m‖_p / ‖θ0‖_p,
+    the norm-matched control of §4.1. ``norm_ratio`` picks the paper's global ratio (``"global"``) or
+    the authors' code's ratio of summed per-matrix norms (``"per_matrix"``, SPEC §1.7).
     """
 
     parent: RunConfig
     step: int | None = None
     pruner: str = "magnitude"
     sparsity: float = 0.6
+    use: str = "mask"
+    norm_ratio: str = "global"
 
     def __post_init__(self):
         from .pruning import PRUNERS  # the pruning module imports this one
 
         PRUNERS.get(self.pruner)
+        if self.use not in MASK_USES:
+            raise ValueError(f"unknown mask use {self.use!r}; valid: {', '.join(MASK_USES)}")
+        if self.norm_ratio not in NORM_RATIOS:
+            raise ValueError(f"unknown norm ratio {self.norm_ratio!r}; valid: {', '.join(NORM_RATIOS)}")
         if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
             raise ValueError(f"sparsity (fraction removed) must lie in [0, 1), got {self.sparsity!r}")
         if self.step is not None and self.step not in self.parent.checkpoint_steps:
@@ -186,8 +203,11 @@ def from_json(data: dict) -> RunConfig:
 
 
 def derive(parent: RunConfig, *, sparsity: float = 0.6, step: int | None = None,
-           pruner: str = "magnitude", **changes) -> RunConfig:
-    """The run trained from the parent's θ0 under a fixed mask; ``changes`` edit the recipe
-    (for example ``steps`` or ``optim``). With the magnitude pruner this is the paper's ticket."""
-    mask = MaskSpec(parent=parent, step=step, pruner=pruner, sparsity=sparsity)
+           pruner: str = "magnitude", use: str = "mask", norm_ratio: str = "global",
+           **changes) -> RunConfig:
+    """The run trained from the parent's θ0 under a fixed mask (or, with ``use``, its norm-matched
+    dense control); ``changes`` edit the recipe (for example ``steps`` or ``optim``). With the
+    magnitude pruner and the default use, this is the paper's ticket."""
+    mask = MaskSpec(parent=parent, step=step, pruner=pruner, sparsity=sparsity, use=use,
+                    norm_ratio=norm_ratio)
     return dataclasses.replace(parent, mask=mask, **changes)

@@ -72,3 +72,19 @@ def weight_norms(weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.
     """Global L1 and L2 norms over all matrices, per run: name -> [R, ...] gives two [R] tensors."""
     flat = torch.cat([w.reshape(w.shape[0], -1) for w in weights.values()], dim=1)
     return flat.abs().sum(1), flat.pow(2).sum(1).sqrt()
+
+
+def norm_ratio(weights: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], p: int,
+               per_matrix: bool = False) -> torch.Tensor:
+    """r_p = ‖θ ⊙ m‖_p / ‖θ‖_p per run (paper §4.1), over the masked weights.
+
+    ``per_matrix``: the authors' code's ratio Σ_l ‖θ_l ⊙ m_l‖_p / Σ_l ‖θ_l‖_p (SPEC §1.7)."""
+    def norm(t: torch.Tensor) -> torch.Tensor:
+        return t.flatten(1).norm(p=p, dim=1)
+
+    names = list(masks)
+    if per_matrix:
+        return (sum(norm(weights[n] * masks[n]) for n in names)
+                / sum(norm(weights[n]) for n in names))
+    masked = {n: weights[n] * masks[n] for n in names}
+    return weight_norms(masked)[p - 1] / weight_norms({n: weights[n] for n in names})[p - 1]

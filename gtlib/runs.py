@@ -16,7 +16,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, metrics
 from .config import RunConfig, to_json
 from .pruning import prune
 from .store import REPO_ROOT, Run, Store
@@ -59,8 +59,16 @@ def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
         model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
         model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
     masks = prune(model, data, spec.pruner, spec.sparsity, seed=cfg.seed)
-    model.load_weights(theta0)  # rewind to θ0
-    model.set_masks(masks)
+    if spec.use == "mask":
+        model.load_weights(theta0)  # rewind to θ0
+        model.set_masks(masks)
+        return data, model
+    # The norm-matched dense control: θ0 scaled by one scalar per run, no mask.
+    p = {"l1_norm": 1, "l2_norm": 2}[spec.use]
+    ratio = metrics.norm_ratio(theta0, masks, p, per_matrix=spec.norm_ratio == "per_matrix")
+    scale = lambda n: ratio.view(-1, *[1] * (theta0[n].dim() - 1)) if n in masks else 1.0  # noqa: E731
+    model.load_weights({n: w * scale(n) for n, w in theta0.items()})
+    model.set_masks({n: torch.ones_like(m) for n, m in masks.items()})
     return data, model
 
 

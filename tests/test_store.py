@@ -108,3 +108,25 @@ def test_a_stored_run_serves_requests_for_fewer_checkpoints_and_retrains_for_mor
     more = dataclasses.replace(tiny, checkpoint_every=10)
     assert run(more, store, progress=False).checkpoint_steps == [0, 10, 20, 30, 40, 50, 60]
     assert trained
+
+
+@pytest.mark.parametrize("use, p", [("l1_norm", 1), ("l2_norm", 2)])
+def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store, tiny, use, p):
+    from gtlib.metrics import weight_norms
+
+    ticket = run(derive(tiny, sparsity=0.6), store, progress=False)
+    control = run(derive(tiny, sparsity=0.6, use=use), store, progress=False)
+    assert all(m.all() for m in control.masks().values())  # dense
+    theta0 = store.load(tiny).weights(0)
+    ticket0 = ticket.effective_weights(0)
+    control0 = control.weights(0)
+    add_axis = lambda d: {n: t[None] for n, t in d.items()}  # noqa: E731
+    target = weight_norms(add_axis(ticket0))[p - 1].item()
+    assert weight_norms(add_axis(control0))[p - 1].item() == pytest.approx(target, rel=1e-5)
+    ratio = control0["W_U"] / theta0["W_U"]
+    assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio))  # one scalar for every weight
+    assert 0.2 < ratio.flatten()[0] < 0.95
+    # The authors' ratio of summed per-matrix norms: the same for L1 (norms add up), not for L2.
+    per_matrix = run(derive(tiny, sparsity=0.6, use=use, norm_ratio="per_matrix"), store, progress=False)
+    same = torch.allclose(per_matrix.weights(0)["W_U"], control0["W_U"])
+    assert same == (p == 1)
