@@ -128,3 +128,35 @@ def task_comparisons(task: str = "modular", model: str | None = None, *, scale: 
     return {name: [TicketComparison(run(b, store, device=device, progress=progress),
                                     run(t, store, device=device, progress=progress))
                    for b, t in zip(plan[name], tickets[name])] for name in plan}
+
+
+PAI_PRUNERS = ("random", "snip", "grasp", "synflow_tokens")
+
+
+def controls(scale: str = "quick", task: str = "modular", model: str | None = None, *,
+             seeds: list[int] = (0,), sparsity: float = 0.6, pruners: list[str] = PAI_PRUNERS,
+             norm_ratio: str = "global", device: str = "auto", store: Store | None = None,
+             progress: bool = True, task_params: dict | None = None,
+             model_params: dict | None = None) -> dict[str, list[Run]]:
+    """Figure 5, 6, 12–14, 16: the base run, its grokked ticket, the L1- and L2-norm-matched dense
+    controls (θ0 scaled to the ticket's initial norm, §4.1), and the networks pruned at
+    initialisation by each of ``pruners`` to the same sparsity from the same θ0 (§4.2).
+
+    Returns variant -> one finished run per seed. Every configuration is validated before training.
+    """
+    _check_scale(scale)
+    plan: dict[str, list[RunConfig]] = {}
+    for seed in seeds:
+        base = base_config(task, model, scale=scale, seed=seed, task_params=task_params,
+                           model_params=model_params, checkpoint_every=None)
+        variants = {
+            "dense": base,
+            "ticket": derive(base, sparsity=sparsity),
+            "L1 control": derive(base, sparsity=sparsity, use="l1_norm", norm_ratio=norm_ratio),
+            "L2 control": derive(base, sparsity=sparsity, use="l2_norm", norm_ratio=norm_ratio),
+            **{pruner: derive(base, sparsity=sparsity, step=0, pruner=pruner) for pruner in pruners},
+        }
+        for name, cfg in variants.items():
+            plan.setdefault(name, []).append(cfg)
+    return {name: [run(cfg, store, device=device, progress=progress) for cfg in cfgs]
+            for name, cfgs in plan.items()}

@@ -7,7 +7,9 @@ import numpy as np
 
 from .train import RunHistory
 
-COLOURS = {"dense": "tab:green", "ticket": "tab:blue"}
+COLOURS = {"dense": "tab:green", "ticket": "tab:blue", "L1 control": "tab:orange",
+           "L2 control": "tab:red", "random": "tab:gray", "snip": "tab:purple", "grasp": "tab:brown",
+           "synflow": "tab:pink", "synflow_tokens": "tab:pink", "magnitude": "tab:olive"}
 
 
 def _mark_time(ax, step: int | None, colour: str, label: str, y: float) -> None:
@@ -109,4 +111,47 @@ def figure2(groups: dict, metrics, title: str = "", log_y: bool | None = None):
     for ax, (metric, log_x) in zip(axes, panels):
         comparison_curves(groups, metric, title=title + (", log step axis" if log_x else ""),
                           log_x=log_x, log_y=log_y, ax=ax)
+    return fig
+
+
+def variant_curves(variants: dict, metric: str, *, title: str = "", log_x: bool = False, ax=None,
+                   styles: dict | None = None):
+    """One curve per variant (mean over seeds, min-max band): e.g. test accuracy of the dense run,
+    the ticket and its controls."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, runs) in enumerate(variants.items()):
+        histories = [r.history for r in runs]
+        steps, mean, low, high = _mean_band(histories, metric)
+        colour = COLOURS.get(name, f"C{i}")
+        ax.plot(steps, mean, (styles or {}).get(name, "-"), color=colour, label=name)
+        if len(histories) > 1:
+            ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=10)
+    if metric.endswith("acc"):
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step (= epoch, full batch)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def figure5(variants: dict, pruners: list[str], title: str = ""):
+    """5a: test accuracy of dense, ticket and the norm-matched controls; 5b: test accuracy of the
+    ticket against pruning at initialisation; 6: L2 and L1 norms of the effective weights."""
+    metric = "test_loss" if any(r.history.is_regression for runs in variants.values() for r in runs) \
+        else "test_acc"
+    norm_group = {k: variants[k] for k in ("dense", "ticket", "L1 control", "L2 control")}
+    pai = {k: variants[k] for k in ("dense", "ticket", *pruners)}
+    fig, axes = plt.subplots(4, 1, figsize=(8, 14), constrained_layout=True)
+    variant_curves(norm_group, metric, title=f"(5a) weight norm is not the cause {title}", log_x=True,
+                   ax=axes[0])
+    variant_curves(pai, metric, title=f"(5b) sparsity is not the cause {title}", log_x=True, ax=axes[1])
+    variant_curves(norm_group, "l2", title="(6, left) L2 norm of θ ⊙ m", ax=axes[2])
+    variant_curves(norm_group, "l1", title="(6, right) L1 norm of θ ⊙ m", ax=axes[3])
+    if metric.endswith("loss"):
+        axes[0].set_yscale("log")
+        axes[1].set_yscale("log")
     return fig

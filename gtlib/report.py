@@ -18,7 +18,9 @@ def timing_table(histories: dict[str, RunHistory]) -> pd.DataFrame:
                      "τ_grok": None if h.tau_grok is None else round(h.tau_grok, 2),
                      "final train acc": round(float(h["train_acc"][-1]), 4),
                      "final test acc": round(float(h["test_acc"][-1]), 4)})
-    return pd.DataFrame(rows).set_index("run")
+    table = pd.DataFrame(rows).set_index("run")
+    # Nullable integers: a time that never came shows as <NA>, the others stay integers.
+    return table.astype({"t_mem": "Int64", "t_gen": "Int64", "t_gen − t_mem": "Int64"})
 
 
 def settings_table(runs: dict[str, Run]) -> pd.DataFrame:
@@ -62,3 +64,12 @@ def runs(groups: dict) -> dict[str, Run]:
 
 def histories(groups: dict) -> dict[str, RunHistory]:
     return {name: run.history for name, run in runs(groups).items()}
+
+
+def variant_runs(variants: dict) -> dict[str, Run]:
+    """Every run of `experiments.controls`, labelled "<variant> seed <s>"."""
+    return {f"{name} seed {r.config.seed}": r for name, runs in variants.items() for r in runs}
+
+
+def variant_histories(variants: dict) -> dict[str, RunHistory]:
+    return {name: run.history for name, run in variant_runs(variants).items()}
