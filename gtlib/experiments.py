@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .config import OptimConfig, RunConfig, derive
 from .models import make_model
-from .runs import run
+from .runs import run_many
 from .store import Run, Store
 from .tasks import make_task
 
@@ -101,8 +101,7 @@ def grokked_ticket(scale: str = "quick", task: str = "modular", model: str | Non
     if ticket_weight_decay is not None:
         changes["optim"] = dataclasses.replace(base_cfg.optim, weight_decay=ticket_weight_decay)
     ticket_cfg = derive(base_cfg, sparsity=sparsity, step=ticket_step, **changes)
-    base = run(base_cfg, store, device=device, progress=progress)
-    ticket = run(ticket_cfg, store, device=device, progress=progress)
+    base, ticket = run_many([base_cfg, ticket_cfg], store, device=device, progress=progress)
     return TicketComparison(base, ticket)
 
 
@@ -125,9 +124,10 @@ def task_comparisons(task: str = "modular", model: str | None = None, *, scale: 
                                model_params=model_params, checkpoint_every=None) for s in seeds]
             for name, params in groups.items()}
     tickets = {name: [derive(cfg, sparsity=sparsity) for cfg in cfgs] for name, cfgs in plan.items()}
-    return {name: [TicketComparison(run(b, store, device=device, progress=progress),
-                                    run(t, store, device=device, progress=progress))
-                   for b, t in zip(plan[name], tickets[name])] for name in plan}
+    every = [c for name in plan for c in (*plan[name], *tickets[name])]
+    done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
+    return {name: [TicketComparison(done[b], done[t]) for b, t in zip(plan[name], tickets[name])]
+            for name in plan}
 
 
 PAI_PRUNERS = ("random", "snip", "grasp", "synflow_tokens")
@@ -158,5 +158,6 @@ def controls(scale: str = "quick", task: str = "modular", model: str | None = No
         }
         for name, cfg in variants.items():
             plan.setdefault(name, []).append(cfg)
-    return {name: [run(cfg, store, device=device, progress=progress) for cfg in cfgs]
-            for name, cfgs in plan.items()}
+    every = [c for cfgs in plan.values() for c in cfgs]
+    done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
+    return {name: [done[c] for c in cfgs] for name, cfgs in plan.items()}

@@ -6,7 +6,10 @@ the mask, and rewinds to the parent's θ0 (paper §2: f(x; θ0 ⊙ m)).
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
+import json
 import platform
 import subprocess
 import time
@@ -20,6 +23,7 @@ from . import __version__, metrics
 from .config import RunConfig, to_json
 from .pruning import prune
 from .store import REPO_ROOT, Run, Store
+from .tasks import Dataset
 from .train import resolve_device, train
 
 
@@ -36,10 +40,6 @@ def build(cfg: RunConfig, device: torch.device | str = "cpu"):
 
 def _add_run_axis(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {n: t.unsqueeze(0) for n, t in tensors.items()}
-
-
-def _drop_run_axis(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {n: t[0].detach().cpu().clone() for n, t in tensors.items()}
 
 
 def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
@@ -92,30 +92,140 @@ def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", for
     checkpoint. The device is chosen automatically (CUDA, then MPS, then CPU) and recorded only in
     the run's provenance.
     """
+    return run_many([cfg], store, device=device, force=force, progress=progress)[0]
+
+
+def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: str = "auto",
+             force: bool = False, progress: bool = True, batch: int = 16,
+             executor: Executor | None = None) -> list[Run]:
+    """Every run of a sweep, trained where missing.
+
+    Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
+    up to ``batch`` at a time, as one batched computation: their weights share a leading run axis
+    and each run's result is exactly what it would be alone (runs never mix: the loss is a sum of
+    per-run losses and AdamW is elementwise). With a ``concurrent.futures`` executor (a process
+    pool, a Dask client), each batch is trained there instead; the store on a shared filesystem is
+    what the workers share.
+    """
+    cfgs = list(cfgs)
     store = store or Store.default()
-    if not force and _satisfies(found := store.load(cfg), cfg):
-        return found
+    todo = [c for c in dict.fromkeys(cfgs) if force or not _satisfies(store.load(c), c)]
+    groups: dict[tuple[int, str], list[RunConfig]] = {}
+    for cfg in todo:
+        groups.setdefault(_batch_signature(cfg), []).append(cfg)
+    size = max(batch, 1)
+    chunks = [groups[sig][i:i + size] for sig in sorted(groups)  # parents (lower depth) first
+              for i in range(0, len(groups[sig]), size)]
+    kwargs = dict(store=store, device=device, force=force, progress=progress)
+    if executor is None:
+        for chunk in chunks:
+            _train_batch(chunk, **kwargs)
+    else:
+        for future in [executor.submit(_train_batch, chunk, **kwargs) for chunk in chunks]:
+            future.result()
+    return [store.load(c) for c in cfgs]
+
+
+def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
+    """Runs with the same signature have the same shapes and recipe and can train as one batch.
+    The first item, the number of ancestors, keeps a run out of its parent's batch."""
+    depth, parent = 0, cfg.mask
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent.mask
+    recipe = to_json(dataclasses.replace(cfg, seed=0, mask=None), identity=True)
+    return depth, json.dumps(recipe, sort_keys=True)
+
+
+def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool) -> None:
     dev = resolve_device(device)
-    with store.lock(cfg):
-        if not force and _satisfies(found := store.load(cfg), cfg):
-            return found  # another process finished it while we waited
-        data, model = starting_point(cfg, store, dev, progress)
-        writer = store.writer(cfg)
-        writer.save_masks(_drop_run_axis(model.masks()))
-        resume = writer.resume_state()
-        if resume is not None:
-            resume["weights"] = {n: w.to(dev) for n, w in resume["weights"].items()}
+    with contextlib.ExitStack() as locks:
+        for cfg in sorted(cfgs, key=lambda c: c.key):
+            locks.enter_context(store.lock(cfg))
+        cfgs = [c for c in cfgs if force or not _satisfies(store.load(c), c)]  # finished meanwhile?
+        if not cfgs:
+            return
+        starts = [starting_point(c, store, dev, progress) for c in cfgs]
+        writers = [store.writer(c) for c in cfgs]
+        resumes = [w.resume_state() for w in writers]
+        if len({None if r is None else r["step"] for r in resumes}) > 1:
+            for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
+                _train_batch([cfg], store, device, force, progress)
+            return
+        data = _stack_data([d for d, _ in starts])
+        first = cfgs[0]
+        model = first.model.build(_unbatched(starts[0][0]), n_runs=len(cfgs)).to(dev)
+        model.load_weights(_cat([m.weights() for _, m in starts]))
+        model.set_masks(_cat([m.masks() for _, m in starts]))
+        for r, writer in enumerate(writers):
+            writer.save_masks(_run_slice(model.masks(), r))
+        resume = _stack_states(resumes, dev) if resumes[0] is not None else None
 
         def on_checkpoint(step, weights, state):
-            writer.save_checkpoint(step, _drop_run_axis(weights), state)
+            for r, writer in enumerate(writers):
+                writer.save_checkpoint(step, _run_slice(weights, r), _state_slice(state, r))
 
         start = time.perf_counter()
-        history = train(model, data, cfg.optim, cfg.steps, cfg.eval_every, cfg.checkpoint_steps,
-                        on_checkpoint=on_checkpoint, resume=resume, progress=progress,
-                        desc=cfg.label)
+        label = first.label if len(cfgs) == 1 else f"{len(cfgs)} runs: {first.label}, ..."
+        history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
+                        on_checkpoint=on_checkpoint, resume=resume, progress=progress, desc=label)
         wall = time.perf_counter() - start
-        writer.finish(history.run(0), provenance(cfg, dev, wall, resume))
-    return store.load(cfg)
+        for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
+            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], batch=len(cfgs)))
+
+
+def _cat(dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {n: torch.cat([d[n] for d in dicts]) for n in dicts[0]}
+
+
+def _run_slice(tensors: dict[str, torch.Tensor], r: int) -> dict[str, torch.Tensor]:
+    """Run r's tensors, without the run axis, on the CPU."""
+    return {n: t[r].detach().cpu().clone() for n, t in tensors.items()}
+
+
+def _state_slice(state: dict, r: int) -> dict:
+    """Run r's resumable state, shaped as if it had trained alone (run axis of 1)."""
+    opt = state["optimizer"]
+    return {"step": state["step"],
+            "weights": {n: w[r:r + 1].cpu() for n, w in state["weights"].items()},
+            "optimizer": {"param_groups": opt["param_groups"],
+                          "state": {i: {k: v[r:r + 1].cpu() if v.dim() else v for k, v in s.items()}
+                                    for i, s in opt["state"].items()}},
+            "history": {"steps": state["history"]["steps"],
+                        "series": {k: [row[r:r + 1] for row in rows]
+                                   for k, rows in state["history"]["series"].items()}}}
+
+
+def _stack_states(states: list[dict], device) -> dict:
+    """The inverse of `_state_slice` over runs resumed from the same step."""
+    first = states[0]
+    opt = first["optimizer"]
+    return {"step": first["step"],
+            "weights": {n: torch.cat([s["weights"][n] for s in states]).to(device)
+                        for n in first["weights"]},
+            "optimizer": {"param_groups": opt["param_groups"],
+                          "state": {i: {k: torch.cat([s["optimizer"]["state"][i][k] for s in states])
+                                        if v.dim() else v for k, v in st.items()}
+                                    for i, st in opt["state"].items()}},
+            "history": {"steps": first["history"]["steps"],
+                        "series": {k: [sum((s["history"]["series"][k][t] for s in states), [])
+                                       for t in range(len(rows))]
+                                   for k, rows in first["history"]["series"].items()}}}
+
+
+def _stack_data(parts: list[Dataset]) -> Dataset:
+    """Each run's data along the run axis (one shared copy when all runs use the same split)."""
+    first = parts[0]
+    tensors = {}
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        values = [getattr(d, name) for d in parts]
+        shared = all(torch.equal(values[0], v) for v in values[1:])
+        tensors[name] = values[0] if shared else torch.cat(values)
+    return Dataset(**tensors, n_outputs=first.n_outputs, loss=first.loss)
+
+
+def _unbatched(data: Dataset) -> Dataset:
+    return Dataset(data.x_train[0], data.y_train[0], data.x_test[0], data.y_test[0], data.n_outputs,
+                   data.loss)
 
 
 def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
@@ -123,24 +233,15 @@ def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
     return found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps)
 
 
-def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None) -> dict:
+def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None,
+               batch: int = 1) -> dict:
+    """Where a result came from. ``wall_seconds`` is the training time of the whole batch of
+    ``batch_size`` runs it was trained with."""
     return {
         "key": cfg.key, "label": cfg.label, "config": to_json(cfg),
-        "device": str(device), "threads": torch.get_num_threads(),
+        "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch,
         "wall_seconds": round(wall, 2), "resumed_from_step": resume["step"] if resume else None,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": git_revision(), "gtlib": __version__, "python": platform.python_version(),
         "torch": torch.__version__, "numpy": np.__version__,
     }
-
-
-def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, executor: Executor | None = None,
-             **kwargs) -> list[Run]:
-    """Get every run of a sweep. With a ``concurrent.futures`` executor (a process pool, a Dask
-    client) the runs are trained there; the store on a shared filesystem is what workers share."""
-    cfgs = list(cfgs)
-    store = store or Store.default()
-    if executor is None:
-        return [run(cfg, store, **kwargs) for cfg in cfgs]
-    futures = [executor.submit(run, cfg, store, **kwargs) for cfg in cfgs]
-    return [f.result() for f in futures]

@@ -130,3 +130,50 @@ def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store,
     per_matrix = run(derive(tiny, sparsity=0.6, use=use, norm_ratio="per_matrix"), store, progress=False)
     same = torch.allclose(per_matrix.weights(0)["W_U"], control0["W_U"])
     assert same == (p == 1)
+
+
+def test_a_batched_sweep_equals_the_same_runs_one_by_one(tmp_path, tiny):
+    from gtlib.runs import run_many
+
+    sweep = [tiny, dataclasses_replace(tiny, seed=1)]
+    sweep += [derive(c, sparsity=s) for c in sweep for s in (0.3, 0.6)]
+    sweep += [derive(tiny, sparsity=0.6, step=0, pruner="snip")]
+    batched = run_many(sweep, Store(tmp_path / "batched"), progress=False)
+    assert {r.meta["batch_size"] for r in batched} == {2, 5}  # 2 base runs, then 5 derived runs
+    alone = Store(tmp_path / "alone")
+    for got in batched:
+        single = run(got.config, alone, progress=False)
+        assert single.meta["batch_size"] == 1
+        for name, values in single.history.series.items():
+            np.testing.assert_allclose(got.history[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+        for n, m in single.masks().items():
+            assert torch.equal(got.masks()[n], m)
+
+
+def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, tiny, monkeypatch):
+    from gtlib.runs import run_many
+
+    sweep = [tiny, dataclasses_replace(tiny, seed=1)]
+    reference = run_many(sweep, Store(tmp_path / "ref"), progress=False)
+    store = Store(tmp_path / "store")
+    real_save = gtlib.store.RunWriter.save_checkpoint
+
+    def crash_after_20(self, step, weights, state):
+        real_save(self, step, weights, state)
+        if step == 20 and self.cfg.seed == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(gtlib.store.RunWriter, "save_checkpoint", crash_after_20)
+    with pytest.raises(KeyboardInterrupt):
+        run_many(sweep, store, progress=False)
+    monkeypatch.setattr(gtlib.store.RunWriter, "save_checkpoint", real_save)
+    resumed = run_many(sweep, store, progress=False)
+    for got, ref in zip(resumed, reference):
+        assert got.meta["resumed_from_step"] == 20
+        np.testing.assert_array_equal(got.history["test_loss"], ref.history["test_loss"])
+
+
+def dataclasses_replace(cfg, **changes):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
