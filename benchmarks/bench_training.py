@@ -1,6 +1,6 @@
 """Training speed of the paper MLP against the matmul-only floor of the same shapes.
 
-    python benchmarks/bench_training.py            # per-step times (about a minute)
+    python benchmarks/bench_training.py            # per-step times, batched sweeps (a few minutes)
     python benchmarks/bench_training.py --full     # also a whole 30k-step paper-scale run
 
 *Step*: one iteration of `gtlib.train.train` on the paper's setting (911 training pairs, full batch):
@@ -11,6 +11,9 @@ forward, float64 cross-entropy, backward, fused AdamW, and, every 10 steps, the 
 (the embedding written as the one-hot product of Eq. 1, then W_in, W_out, W_U), the three
 input-gradient and four weight-gradient products of the backward pass, and a tenth of a test-set
 forward. Both are timed in the same process, alternately, as the median over repeats.
+
+*Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
+does this for sweeps), per run, against one run at a time.
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--full", action="store_true", help="also time a whole 30k-step run")
+    parser.add_argument("--batch", type=int, default=4, help="runs trained together (0: skip)")
     args = parser.parse_args()
 
     cfg = base_config(scale="paper")
@@ -86,6 +90,18 @@ def main() -> None:
     print(f"| paper MLP training step (gtlib) | {step:.2f} |")
     print(f"| matmul-only floor, same shapes | {low:.2f} |")
     print(f"| ratio | {step / low:.2f}x |")
+    if args.batch:
+        sizes = (1, args.batch)
+        per_run = {}
+        for size in sizes:
+            batched = cfg.model.build(cfg.task.build(cfg.seed), n_runs=size)
+            batched.init_weights(list(range(size)))
+            fn = lambda: train(batched, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
+            fn()
+            per_run[size] = median_ms(fn, args.steps, args.repeats) / size
+        print(f"| {args.batch} runs as one batch, per run | {per_run[args.batch]:.2f} |")
+        print(f"| the same runs one after another, per run | {per_run[1]:.2f} |")
+        print(f"| throughput gain of batching | {per_run[1] / per_run[args.batch]:.2f}x |")
     if args.full:
         data, model = build(cfg)
         start = time.perf_counter()

@@ -85,19 +85,21 @@ def git_revision() -> str:
 
 
 def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", force: bool = False,
-        progress: bool = True) -> Run:
+        progress: bool = True, resume_every: int = 1000) -> Run:
     """The finished run for ``cfg``: loaded from the store, or trained and stored.
 
     ``force=True`` retrains this run (not its parents). An interrupted run resumes from its last
-    checkpoint. The device is chosen automatically (CUDA, then MPS, then CPU) and recorded only in
-    the run's provenance.
+    checkpoint, or from its last resume point (every ``resume_every`` steps), whichever is later.
+    The device is chosen automatically (CUDA, then MPS, then CPU) and recorded only in the run's
+    provenance.
     """
-    return run_many([cfg], store, device=device, force=force, progress=progress)[0]
+    return run_many([cfg], store, device=device, force=force, progress=progress,
+                    resume_every=resume_every)[0]
 
 
 def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: str = "auto",
              force: bool = False, progress: bool = True, batch: int = 16,
-             executor: Executor | None = None) -> list[Run]:
+             resume_every: int = 1000, executor: Executor | None = None) -> list[Run]:
     """Every run of a sweep, trained where missing.
 
     Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
@@ -116,7 +118,8 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     size = max(batch, 1)
     chunks = [groups[sig][i:i + size] for sig in sorted(groups)  # parents (lower depth) first
               for i in range(0, len(groups[sig]), size)]
-    kwargs = dict(store=store, device=device, force=force, progress=progress)
+    kwargs = dict(store=store, device=device, force=force, progress=progress,
+                  resume_every=resume_every)
     if executor is None:
         for chunk in chunks:
             _train_batch(chunk, **kwargs)
@@ -136,7 +139,8 @@ def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
     return depth, json.dumps(recipe, sort_keys=True)
 
 
-def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool) -> None:
+def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool,
+                 resume_every: int) -> None:
     dev = resolve_device(device)
     with contextlib.ExitStack() as locks:
         for cfg in sorted(cfgs, key=lambda c: c.key):
@@ -149,7 +153,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         resumes = [w.resume_state() for w in writers]
         if len({None if r is None else r["step"] for r in resumes}) > 1:
             for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
-                _train_batch([cfg], store, device, force, progress)
+                _train_batch([cfg], store, device, force, progress, resume_every)
             return
         data = _stack_data([d for d, _ in starts])
         first = cfgs[0]
@@ -162,12 +166,15 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
 
         def on_checkpoint(step, weights, state):
             for r, writer in enumerate(writers):
-                writer.save_checkpoint(step, _run_slice(weights, r), _state_slice(state, r))
+                if weights is not None:
+                    writer.save_weights(step, _run_slice(weights, r))
+                writer.save_resume_state(_state_slice(state, r))
 
         start = time.perf_counter()
         label = first.label if len(cfgs) == 1 else f"{len(cfgs)} runs: {first.label}, ..."
         history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
-                        on_checkpoint=on_checkpoint, resume=resume, progress=progress, desc=label)
+                        on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
+                        progress=progress, desc=label)
         wall = time.perf_counter() - start
         for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
             writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], batch=len(cfgs)))

@@ -98,10 +98,12 @@ class RunWriter:
     def save_masks(self, masks: dict[str, torch.Tensor]) -> None:
         _save_tensors(self.dir / "masks.pt", masks)
 
-    def save_checkpoint(self, step: int, weights: dict[str, torch.Tensor], state: dict) -> None:
-        """Weights at ``step``, then the state to resume from it (in that order, so a resume
-        point never lacks its checkpoint)."""
+    def save_weights(self, step: int, weights: dict[str, torch.Tensor]) -> None:
         _save_tensors(self.dir / "weights" / f"step_{step:07d}.pt", weights)
+
+    def save_resume_state(self, state: dict) -> None:
+        """The state to resume from; written after that step's weights, if any, so a resume point
+        never lacks its checkpoint."""
         _save_tensors(self.dir / "resume.pt", state)
 
     def finish(self, history: RunHistory, meta: dict) -> None:

@@ -114,14 +114,16 @@ def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimi
 
 def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, eval_every: int,
           checkpoint_steps: list[int] = (), *,
-          on_checkpoint: Callable[[int, dict, dict], None] | None = None,
-          resume: dict | None = None, progress: bool = False, desc: str = "") -> History:
+          on_checkpoint: Callable[[int, dict | None, dict], None] | None = None,
+          resume_every: int = 1000, resume: dict | None = None, progress: bool = False,
+          desc: str = "") -> History:
     """Train ``model`` (already initialised and masked) for ``steps`` full-batch AdamW steps.
 
     ``data`` tensors carry a leading run axis of size R or 1 (shared by all runs).
     At each step in ``checkpoint_steps``, before that step's update, ``on_checkpoint(step, weights,
-    state)`` receives the raw weights and a resumable ``state``; passing such a state back as
-    ``resume`` continues the run from that step.
+    state)`` receives the raw weights and a resumable ``state``; every ``resume_every`` steps in
+    between it receives only the state (``weights=None``), so that an interrupted run loses at most
+    that many steps. Passing such a state back as ``resume`` continues the run from its step.
     """
     opt = make_optimizer(model, optim)
     history, start = History(), 0
@@ -134,11 +136,12 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, mininterval=2.0,
                unit="step")
     for step in range(start, steps + 1):
-        if on_checkpoint is not None and step in checkpoints and not (resume and step == start):
+        save = step in checkpoints or (step % resume_every == 0 and step < steps)
+        if on_checkpoint is not None and save and not (resume and step == start):
             state = {"step": step, "weights": model.weights(),
                      "optimizer": copy.deepcopy(opt.state_dict()),  # a snapshot, not live tensors
                      "history": history.state()}
-            on_checkpoint(step, state["weights"], state)
+            on_checkpoint(step, state["weights"] if step in checkpoints else None, state)
         logits = model(data.x_train)
         train_loss, train_acc = loss_and_accuracy(logits, data.y_train, data.loss)
         if step % eval_every == 0 or step == steps:
