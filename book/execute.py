@@ -33,10 +33,13 @@ def execute(page: dict, out_dir: Path, scale: str | None = None) -> Path:
         parameters["scale"] = scale
     papermill.execute_notebook(ROOT / "notebooks" / page["notebook"], partial, parameters=parameters,
                                kernel_name="python3", cwd=ROOT / "notebooks", progress_bar=False)
-    if "title" in page:  # one notebook serves several pages: each page gets its own heading
+    if "title" in page or "note" in page:  # one notebook, several pages: each its heading and note
         nb = nbformat.read(partial, as_version=4)
         first = nb.cells[0]
-        first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
+        if "title" in page:
+            first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
+        if "note" in page:
+            nb.cells.insert(1, nbformat.v4.new_markdown_cell(page["note"].strip()))
         nbformat.write(nb, partial)
     partial.replace(out)
     return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import LOSS_FRACTION
+from .metrics import LOSS_THRESHOLD
 from .train import RunHistory
 
 # "Far below": the ticket's t_gen must be at most this fraction of the dense model's. The paper's
@@ -42,7 +42,7 @@ def grokked_ticket_checks(base: RunHistory, ticket: RunHistory, figure: str = "F
     fits the training set."""
     if base.is_regression:
         fit = Check(figure, f"Both networks fit the training set (train loss below "
-                            f"{LOSS_FRACTION:.0%} of its start)", "both fit",
+                            f"{LOSS_THRESHOLD:g})", "both fit",
                     f"t_mem = {_fmt(base.t_mem)} and {_fmt(ticket.t_mem)}",
                     base.t_mem is not None and ticket.t_mem is not None)
     else:
@@ -92,7 +92,7 @@ def task_checks(groups: dict, figure: str) -> list[Check]:
     makes its mean "never"."""
     checks = []
     regression = any(c.base.history.is_regression for cs in groups.values() for c in cs)
-    kind = f"loss below {LOSS_FRACTION:.0%} of its start" if regression else "accuracy > 95 %"
+    kind = f"loss below {LOSS_THRESHOLD:g}" if regression else "accuracy > 95 %"
     for name, comparisons in groups.items():
         base = [c.base.history for c in comparisons]
         ticket = [c.ticket.history for c in comparisons]

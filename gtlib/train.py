@@ -67,7 +67,7 @@ class RunHistory:
     @property
     def t_mem(self) -> int | None:
         """First logged step with train accuracy > 95 %; for regression, with train loss below
-        `metrics.LOSS_FRACTION` of its initial value."""
+        `metrics.LOSS_THRESHOLD`."""
         if self.is_regression:
             return metrics.loss_time(self.steps, self.series["train_loss"])
         return metrics.first_step_above(self.steps, self.series["train_acc"])

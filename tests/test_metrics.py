@@ -41,3 +41,15 @@ def test_accuracy_and_norms():
     l1, l2 = metrics.weight_norms({"a": torch.tensor([[3.0, -4.0]]), "b": torch.tensor([[[0.0]]])})
     assert (l1.item(), l2.item()) == (7.0, 5.0)
     assert np.isclose(metrics.mse(torch.ones(1, 2, 1), torch.zeros(1, 2, 1)).item(), 1.0)
+
+
+def test_regression_times_use_the_loss_threshold():
+    from gtlib.train import RunHistory
+
+    nan = np.full(4, np.nan)
+    h = RunHistory(np.array([0, 10, 20, 30]), {
+        "train_acc": nan, "test_acc": nan,
+        "train_loss": np.array([5.0, 0.09, 0.01, 0.001]), "test_loss": np.array([5.0, 0.5, 0.2, 0.05])})
+    assert h.is_regression
+    assert (h.t_mem, h.t_gen) == (10, 30)
+    assert metrics.LOSS_THRESHOLD == 0.1
