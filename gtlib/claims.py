@@ -15,6 +15,10 @@ import pandas as pd
 from .metrics import LOSS_THRESHOLD
 from .train import RunHistory
 
+# "Generalises long after it fits": t_gen more than DELAY times t_mem. The paper shows curves only;
+# 3 is a clear delay in every setting shown (the paper-scale modular runs have τ_grok near 100-200).
+DELAY = 3
+
 # "Far below": the ticket's t_gen must be at most this fraction of the dense model's. The paper's
 # Fig 1 (v1 image, SPEC §2) reads about 5k against about 25k, a ratio near 0.2.
 FAR_BELOW = 0.5
@@ -50,10 +54,10 @@ def grokked_ticket_checks(base: RunHistory, ticket: RunHistory, figure: str = "F
                     f"{base['train_acc'][-1]:.3f} and {ticket['train_acc'][-1]:.3f}",
                     bool(base["train_acc"][-1] == 1.0 and ticket["train_acc"][-1] == 1.0))
     checks = [fit, Check(
-        figure, "The dense network groks: it generalises long after it memorises (τ_grok > 5)",
+        figure, f"The dense network groks: it generalises long after it memorises (τ_grok > {DELAY})",
         "t_mem < 2k, t_gen ≈ 25k (v1 Fig 1)",
         f"t_mem = {_fmt(base.t_mem)}, t_gen = {_fmt(base.t_gen)}, τ_grok = {_fmt(base.tau_grok)}",
-        base.tau_grok is not None and base.tau_grok > 5)]
+        base.tau_grok is not None and base.tau_grok > DELAY)]
     ratio = None if base.t_gen is None or ticket.t_gen is None else ticket.t_gen / base.t_gen
     checks.append(Check(
         figure, f"The ticket's t_gen is far below the dense network's (ratio ≤ {FAR_BELOW})",
@@ -92,7 +96,8 @@ def task_checks(groups: dict, figure: str) -> list[Check]:
     makes its mean "never"."""
     checks = []
     regression = any(c.base.history.is_regression for cs in groups.values() for c in cs)
-    kind = f"loss below {LOSS_THRESHOLD:g}" if regression else "accuracy > 95 %"
+    threshold = next(iter(groups.values()))[0].base.history.threshold
+    kind = f"loss below {LOSS_THRESHOLD:g}" if regression else f"accuracy > {threshold:.0%}"
     for name, comparisons in groups.items():
         base = [c.base.history for c in comparisons]
         ticket = [c.ticket.history for c in comparisons]
@@ -100,9 +105,10 @@ def task_checks(groups: dict, figure: str) -> list[Check]:
         t_gen = _mean_time(ticket, "t_gen")
         seeds = f" ({len(comparisons)} seeds)" if len(comparisons) > 1 else ""
         checks.append(Check(
-            figure, f"{name}: the dense network generalises long after it fits (t_gen > 5 t_mem)",
+            figure, f"{name}: the dense network generalises long after it fits "
+                    f"(t_gen > {DELAY}·t_mem)",
             "a delay (curves only)", f"t_mem = {_fmt(b_mem)}, t_gen = {_fmt(b_gen)}{seeds}",
-            b_mem is not None and b_gen is not None and b_gen > 5 * max(b_mem, 1)))
+            b_mem is not None and b_gen is not None and b_gen > DELAY * max(b_mem, 1)))
         checks.append(Check(
             figure, f"{name}: the ticket generalises earlier (t_gen, {kind})",
             "ticket earlier (curves only)", f"{_fmt(t_gen)} vs {_fmt(b_gen)}{seeds}",

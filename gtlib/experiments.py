@@ -39,7 +39,9 @@ PRESETS: dict[str, dict[str, dict]] = {
                        "model": {"init_scale": 3.0}, "optim": {"lr": 1e-3, "weight_decay": 0.3}},
         "sparse_parity": {"steps": 40_000, "eval_every": 100,
                           "optim": {"lr": 3e-3, "weight_decay": 0.1, "betas": (0.99, 0.98)}},
-        "mnist": {"steps": 100_000, "eval_every": 500, "optim": {"weight_decay": 0.1}},
+        # MNIST: the authors ran 100k steps; the dense network has grokked and plateaued (test
+        # accuracy about 0.92 on 1,000 training images) by 25-30k steps, so 30k are run.
+        "mnist": {"steps": 30_000, "eval_every": 250, "optim": {"weight_decay": 0.1}},
     },
     "quick": {
         "modular": {"steps": 1_500, "checkpoint_every": 500, "task": {"train_fraction": 0.5},
@@ -48,8 +50,8 @@ PRESETS: dict[str, dict[str, dict]] = {
                        "model": {"init_scale": 3.0}, "optim": {"lr": 1e-3, "weight_decay": 0.3}},
         "sparse_parity": {"steps": 5_000, "eval_every": 50, "task": {"n_train": 1500},
                           "optim": {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.99, 0.98)}},
-        "mnist": {"steps": 2_000, "eval_every": 50, "optim": {"weight_decay": 0.1},
-                  "task": {"n_test": 1000}},
+        "mnist": {"steps": 2_500, "eval_every": 25, "task": {"n_train": 500, "n_test": 1000},
+                  "optim": {"weight_decay": 1.0}},
     },
 }
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig, from_json, to_json
+from .metrics import THRESHOLD
 from .train import RunHistory
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,8 @@ class Store:
             steps = npz["steps"]
             series = {k: npz[k] for k in npz.files if k != "steps"}
         meta = json.loads((path / "meta.json").read_text())
-        return Run(cfg, path, RunHistory(steps, series), meta)
+        threshold = getattr(cfg.task, "accuracy_threshold", THRESHOLD)
+        return Run(cfg, path, RunHistory(steps, series, threshold), meta)
 
     def writer(self, cfg: RunConfig) -> RunWriter:
         return RunWriter(self, cfg)

@@ -37,6 +37,11 @@ class Dataset:
                        self.n_outputs, self.loss)
 
 
+# t_mem / t_gen: the first step whose train / test accuracy exceeds this (paper §3.1: P = 95 %).
+# A task may set its own (a ClassVar, so not part of its identity).
+DEFAULT_ACCURACY_THRESHOLD = 0.95
+
+
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must lie in (0, 1), got {value}")
@@ -189,6 +194,9 @@ class MNIST:
     """
 
     name: ClassVar[str] = "mnist"
+    # With 1,000 training images test accuracy plateaus near 0.92, so the paper's 95 % is never
+    # reached; 85 % lies on the steep part of the curve at both scales.
+    accuracy_threshold: ClassVar[float] = 0.85
     source: str = "embedded"
     n_train: int = 1000
     n_test: int | None = None

@@ -56,6 +56,7 @@ class RunHistory:
 
     steps: np.ndarray
     series: dict[str, np.ndarray]
+    threshold: float = metrics.THRESHOLD  # accuracy above which a step counts (the task's P)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.series[name]
@@ -70,14 +71,14 @@ class RunHistory:
         `metrics.LOSS_THRESHOLD`."""
         if self.is_regression:
             return metrics.loss_time(self.steps, self.series["train_loss"])
-        return metrics.first_step_above(self.steps, self.series["train_acc"])
+        return metrics.first_step_above(self.steps, self.series["train_acc"], self.threshold)
 
     @property
     def t_gen(self) -> int | None:
         """As `t_mem`, on the test set."""
         if self.is_regression:
             return metrics.loss_time(self.steps, self.series["test_loss"])
-        return metrics.first_step_above(self.steps, self.series["test_acc"])
+        return metrics.first_step_above(self.steps, self.series["test_acc"], self.threshold)
 
     @property
     def tau_grok(self) -> float | None:
