@@ -76,8 +76,29 @@ def main() -> None:
         print(f"{page['output']}: {done} of {total} claims reproduced{rest}", flush=True)
         if done != total:
             failed.append(page["output"])
+    if args.out == GENERATED:
+        write_summary()
     if args.check and failed:
         raise SystemExit(f"claims not reproduced on: {', '.join(failed)}")
+
+
+def write_summary() -> Path:
+    """book/generated/summary.md: every page's claim verdicts, read from the executed pages."""
+    lines = ["# Summary: what reproduced", "",
+             "Each row is one page of this book, executed at the paper's scale; the verdicts are read "
+             "from the claim checks at the end of each page, which give the paper's numbers beside ours.",
+             "", "| Page | Paper figures | Claims reproduced | Not reproduced |", "|---|---|---|---|"]
+    for page in pages():
+        path = GENERATED / f"{page['output']}.ipynb"
+        if not path.exists():
+            continue
+        done, total, rest = claim_summary(path)
+        missing = rest.removeprefix("; not reproduced: ").replace("|", "/") or "none"
+        lines.append(f"| [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
+                     f"{', '.join(page['figures'])} | {done} of {total} | {missing} |")
+    out = GENERATED / "summary.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 if __name__ == "__main__":
