@@ -96,6 +96,12 @@ def write_summary() -> Path:
         missing = rest.removeprefix("; not reproduced: ").replace("|", "/") or "none"
         lines.append(f"| [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
                      f"{', '.join(page['figures'])} | {done} of {total} | {missing} |")
+    pending = yaml.safe_load(MANIFEST.read_text()).get("pending", [])
+    if pending:
+        lines += ["", "Not yet in the book: these notebooks run, and CI checks their claims at the quick "
+                  "scale, but their paper-scale runs are not yet committed.", "",
+                  "| Notebook | Paper figures |", "|---|---|"]
+        lines += [f"| `notebooks/{p['notebook']}` | {', '.join(p['figures'])} |" for p in pending]
     out = GENERATED / "summary.md"
     out.write_text("\n".join(lines) + "\n")
     return out

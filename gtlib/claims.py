@@ -148,3 +148,82 @@ def control_checks(variants: dict, pruners: list[str], figure: str = "Fig 5") ->
         ", ".join(f"{k} {v:,.0f}" for k, v in l1.items()),
         min(l1, key=l1.get) == "ticket"))
     return checks
+
+
+def sparsity_checks(runs: dict, figure: str = "Fig 3") -> list[Check]:
+    """Figure 3a/3b/4b: τ_grok is smallest at a moderate sparsity and largest for the dense network;
+    fitting the training set gets slower as more weights are removed; the sparsest ticket fails."""
+    tau = {s: r.history.tau_grok for s, r in runs.items()}
+    finite = {s: t for s, t in tau.items() if t is not None}
+    t_mem = {s: r.history.t_mem for s, r in runs.items()}
+    best = min(finite, key=finite.get) if finite else None
+    dense = tau.get(0.0)
+    tickets = {s: t for s, t in finite.items() if s > 0}
+    checks = [
+        Check(f"{figure}a", "τ_grok is lowest at a moderate sparsity (0.5 to 0.8)", "lowest at 0.7",
+              f"lowest at {_fmt(best)} (τ_grok {_fmt(finite.get(best))})",
+              best is not None and 0.5 <= best <= 0.8),
+        Check(f"{figure}a", "The dense network has the largest τ_grok among those that generalise",
+              "largest at 0.0", f"dense {_fmt(dense)}, largest ticket {_fmt(max(tickets.values(), default=None))}",
+              dense is not None and all(dense >= t for t in tickets.values())),
+    ]
+    known = [s for s in sorted(t_mem) if t_mem[s] is not None]
+    checks.append(Check(
+        f"{figure}b", "Fitting the training set takes longer at high sparsity (t_mem at the sparsest "
+                      "fitted rate above the dense one)", "t_mem delayed at higher pruning rates",
+        ", ".join(f"{s:g}: {_fmt(t_mem[s])}" for s in sorted(t_mem)),
+        len(known) > 1 and t_mem[known[-1]] > t_mem[known[0]]))
+    sparsest = max(runs)
+    if sparsest >= 0.9:
+        final = runs[sparsest].history["test_acc"][-1]
+        checks.append(Check(
+            "Fig 4b", f"The ticket at sparsity {sparsest:g} fails to generalise", "0.9 fails (≈ 0.4)",
+            f"final test accuracy {final:.2f}", runs[sparsest].history.t_gen is None))
+    return checks
+
+
+def ticket_step_checks(base, tickets: dict, figure: str = "Fig 4a") -> list[Check]:
+    """Figure 4a: tickets from before the base run generalises do not fully generalise (they plateau
+    near the base's test accuracy at that step); tickets from after it generalise quickly."""
+    t_gen = base.history.t_gen
+    early = {t: r for t, r in tickets.items() if t_gen is not None and t < t_gen}
+    late = {t: r for t, r in tickets.items() if t_gen is not None and t >= t_gen}
+    checks = []
+    if early:
+        finals = {t: r.history["test_acc"][-1] for t, r in early.items()}
+        checks.append(Check(
+            figure, "Tickets taken before the dense network generalises do not fully generalise",
+            "they plateau near the base's test accuracy at that step",
+            ", ".join(f"step {t:,}: {v:.2f}" for t, v in finals.items()),
+            all(v < base.history.threshold for v in finals.values())))
+        times = {t: r.history.t_gen for t, r in early.items()}
+        checks.append(Check(
+            figure, "Tickets taken before the dense network generalises are no faster than it",
+            "no speed-up (curves only)",
+            ", ".join(f"step {t:,}: {_fmt(v)}" for t, v in times.items()) + f" vs dense {_fmt(t_gen)}",
+            all(v is None or v >= t_gen for v in times.values())))
+    if late:
+        times = {t: r.history.t_gen for t, r in late.items()}
+        checks.append(Check(
+            figure, "Tickets taken after it generalise quickly (t_gen below half the dense t_gen)",
+            "reach 100 % quickly", ", ".join(f"step {t:,}: {_fmt(v)}" for t, v in times.items())
+            + f" vs dense {_fmt(t_gen)}",
+            all(v is not None and v <= 0.5 * t_gen for v in times.values())))
+    return checks
+
+
+def no_decay_checks(runs: dict, figure: str = "Fig 17") -> list[Check]:
+    """Figure 17: without weight decay, tickets generalise fully only around a critical sparsity
+    (the paper: k = 0.81); sparser or denser ones do not."""
+    generalised = sorted(s for s, r in runs.items() if r.history.t_gen is not None)
+    low = [s for s in runs if s <= 0.5]
+    return [
+        Check(f"{figure}a", "Without weight decay some ticket with sparsity in [0.8, 0.9) generalises "
+                            "fully", "critical sparsity 0.81",
+              "generalised at: " + (", ".join(f"{s:g}" for s in generalised) or "none"),
+              any(0.8 <= s < 0.9 for s in generalised)),
+        Check(f"{figure}a", "Without weight decay the tickets with sparsity ≤ 0.5 do not generalise",
+              "low sparsities stay below full generalisation",
+              ", ".join(f"{s:g}: {runs[s].history['test_acc'][-1]:.2f}" for s in sorted(low)),
+              all(runs[s].history.t_gen is None for s in low)),
+    ]

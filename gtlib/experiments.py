@@ -170,3 +170,40 @@ def controls(scale: str = "quick", task: str = "modular", model: str | None = No
     every = [c for cfgs in plan.values() for c in cfgs]
     done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
     return {name: [done[c] for c in cfgs] for name, cfgs in plan.items()}
+
+
+def sparsity_sweep(scale: str = "quick", task: str = "modular", model: str | None = None, *,
+                   seed: int = 0, sparsities: list[float] = tuple(i / 10 for i in range(10)),
+                   ticket_weight_decay: float | None = None, device: str = "auto",
+                   store: Store | None = None, progress: bool = True,
+                   task_params: dict | None = None) -> dict[float, Run]:
+    """Figure 3, 4b, 17: grokked tickets at each sparsity, masks from the base run's last step.
+
+    Sparsity 0 is the dense base run itself (a ticket that keeps every weight retrains the same
+    network from the same θ0). With ``ticket_weight_decay`` the tickets (not the base run) train
+    with that weight decay (Fig 17: 0). Every configuration is validated before training.
+    """
+    base = base_config(task, model, scale=scale, seed=seed, task_params=task_params,
+                       checkpoint_every=None)
+    changes = {}
+    if ticket_weight_decay is not None:
+        changes["optim"] = dataclasses.replace(base.optim, weight_decay=ticket_weight_decay)
+    plan = {float(s): base if s == 0 and not changes else derive(base, sparsity=s, **changes)
+            for s in sparsities}
+    done = run_many([base, *plan.values()], store, device=device, progress=progress)[1:]
+    return dict(zip(plan, done))
+
+
+def ticket_step_sweep(scale: str = "quick", task: str = "modular", model: str | None = None, *,
+                      seed: int = 0, every: int | None = None, sparsity: float = 0.6,
+                      device: str = "auto", store: Store | None = None, progress: bool = True,
+                      task_params: dict | None = None) -> tuple[Run, dict[int, Run]]:
+    """Figure 4a: tickets whose masks come from the base run's checkpoints, one every ``every``
+    steps (default: the preset's checkpoint interval; the paper: 2k). Returns the base run and
+    step -> ticket."""
+    keep = {} if every is None else {"checkpoint_every": every}
+    base = base_config(task, model, scale=scale, seed=seed, task_params=task_params, **keep)
+    steps = base.checkpoint_steps[1:]
+    plan = {int(t): derive(base, sparsity=sparsity, step=t) for t in steps}
+    done = run_many([base, *plan.values()], store, device=device, progress=progress)
+    return done[0], dict(zip(plan, done[1:]))

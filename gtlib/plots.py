@@ -155,3 +155,64 @@ def figure5(variants: dict, pruners: list[str], title: str = ""):
         axes[0].set_yscale("log")
         axes[1].set_yscale("log")
     return fig
+
+
+def _coloured(ax, runs: dict, metric: str, label: str, log_x: bool = True):
+    cmap = plt.get_cmap("viridis")
+    for i, (value, run) in enumerate(runs.items()):
+        h = run.history
+        ax.plot(h.steps, h[metric], color=cmap(i / max(len(runs) - 1, 1)), label=f"{label} {value:g}")
+    if log_x:
+        ax.set_xscale("symlog", linthresh=10)
+    if metric.endswith("acc"):
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step (= epoch, full batch)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.legend(fontsize=7, ncol=2)
+
+
+def sparsity_figure(runs: dict, title: str = ""):
+    """Figure 3 / 4b / 17: τ_grok and final test accuracy against sparsity (0 = the dense network),
+    then test and train accuracy of every sparsity."""
+    sparsities = list(runs)
+    taus = [runs[s].history.tau_grok for s in sparsities]
+    fig, axes = plt.subplots(4, 1, figsize=(8, 14), constrained_layout=True)
+    ax = axes[0]
+    ax.plot(sparsities, [np.nan if t is None else t for t in taus], "o-", color="tab:blue")
+    for s, t in zip(sparsities, taus):
+        if t is None:
+            ax.annotate("never", (s, 1), xycoords=("data", "axes fraction"), xytext=(0, -12),
+                        textcoords="offset points", ha="center", fontsize=7, color="tab:red")
+    ax.set_yscale("log")
+    ax.set_xlabel("sparsity (fraction removed; 0 = dense)")
+    ax.set_ylabel("τ_grok = t_gen / t_mem")
+    ax.set_title(f"(3a) {title}")
+    axes[1].plot(sparsities, [runs[s].history["test_acc"][-1] for s in sparsities], "o-",
+                 color="tab:green")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_xlabel("sparsity")
+    axes[1].set_ylabel("final test accuracy")
+    _coloured(axes[2], runs, "test_acc", "sparsity")
+    axes[2].set_title("(4b, 17) test accuracy")
+    _coloured(axes[3], runs, "train_acc", "sparsity")
+    axes[3].set_title("(3b) train accuracy")
+    return fig
+
+
+def ticket_step_figure(base, tickets: dict, title: str = ""):
+    """Figure 4a: test accuracy of tickets taken at several steps of the base run, and the base
+    run's own test accuracy with the steps marked."""
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
+    _coloured(axes[0], tickets, "test_acc", "mask at step")
+    axes[0].set_title(f"(4a) tickets from different steps {title}")
+    h = base.history
+    axes[1].plot(h.steps, h["test_acc"], color="tab:green", label="dense test")
+    axes[1].plot(h.steps, h["train_acc"], "--", color="tab:green", label="dense train")
+    for t in tickets:
+        axes[1].axvline(t, color="grey", linestyle=":", linewidth=1)
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("accuracy")
+    axes[1].set_title("the base run; dotted: the steps the masks come from")
+    axes[1].legend(fontsize=8)
+    return fig

@@ -7,7 +7,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-MANIFEST = yaml.safe_load((ROOT / "book" / "manifest.yml").read_text())["pages"]
+_MANIFEST = yaml.safe_load((ROOT / "book" / "manifest.yml").read_text())
+MANIFEST = _MANIFEST["pages"]
+PENDING = _MANIFEST.get("pending", [])
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -28,8 +30,10 @@ def test_every_manifest_page_is_in_the_toc_and_its_notebook_exists():
 
 
 def test_every_notebook_is_in_the_manifest():
-    listed = {page["notebook"] for page in MANIFEST}
+    listed = {page["notebook"] for page in MANIFEST + PENDING}
     assert {nb.name for nb in NOTEBOOKS} <= listed
+    for entry in PENDING:
+        assert (ROOT / "notebooks" / entry["notebook"]).exists() and entry["figures"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
