@@ -65,21 +65,16 @@ def _mean_band(histories: list[RunHistory], metric: str):
     return histories[0].steps, values.mean(0), values.min(0), values.max(0)
 
 
-def comparison_curves(groups: dict, metric: str = "test_acc", *, title: str = "", log_x: bool = False,
-                      log_y: bool = False, ax=None):
-    """Dense (dashed) and ticket (solid) curves of ``metric``, one colour per group (an operation, a
-    task); with several seeds, the mean with a min-max band."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
-    for i, (name, comparisons) in enumerate(groups.items()):
-        colour = f"C{i}"
-        for role, style in (("base", "--"), ("ticket", "-")):
-            histories = [getattr(c, role).history for c in comparisons]
-            steps, mean, low, high = _mean_band(histories, metric)
-            label = f"{name} {'dense' if role == 'base' else 'ticket'}"
-            ax.plot(steps, mean, style, color=colour, label=label)
-            if len(histories) > 1:
-                ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
+def _band(ax, histories: list[RunHistory], metric: str, style: str, colour, label: str) -> None:
+    """The mean of ``metric`` over runs, with a min-max band when there are several."""
+    steps, mean, low, high = _mean_band(histories, metric)
+    ax.plot(steps, mean, style, color=colour, label=label)
+    if len(histories) > 1:
+        ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
+
+
+def _finish(ax, metric: str, title: str, log_x: bool = False, log_y: bool = False) -> None:
+    """Axis scales, limits and labels shared by every curve plot."""
     if log_x:
         ax.set_xscale("symlog", linthresh=10)
     if log_y:
@@ -90,6 +85,18 @@ def comparison_curves(groups: dict, metric: str = "test_acc", *, title: str = ""
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title)
     ax.legend(fontsize=8)
+
+
+def comparison_curves(groups: dict, metric: str = "test_acc", *, title: str = "", log_x: bool = False,
+                      log_y: bool = False, ax=None):
+    """Dense (dashed) and ticket (solid) curves of ``metric``, one colour per group (an operation, a
+    task); with several seeds, the mean with a min-max band."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, comparisons) in enumerate(groups.items()):
+        _band(ax, [c.base.history for c in comparisons], metric, "--", f"C{i}", f"{name} dense")
+        _band(ax, [c.ticket.history for c in comparisons], metric, "-", f"C{i}", f"{name} ticket")
+    _finish(ax, metric, title, log_x, log_y)
     return ax
 
 
@@ -114,27 +121,14 @@ def figure2(groups: dict, metrics, title: str = "", log_y: bool | None = None):
     return fig
 
 
-def variant_curves(variants: dict, metric: str, *, title: str = "", log_x: bool = False, ax=None,
-                   styles: dict | None = None):
+def variant_curves(variants: dict, metric: str, *, title: str = "", log_x: bool = False, ax=None):
     """One curve per variant (mean over seeds, min-max band): e.g. test accuracy of the dense run,
     the ticket and its controls."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
     for i, (name, runs) in enumerate(variants.items()):
-        histories = [r.history for r in runs]
-        steps, mean, low, high = _mean_band(histories, metric)
-        colour = COLOURS.get(name, f"C{i}")
-        ax.plot(steps, mean, (styles or {}).get(name, "-"), color=colour, label=name)
-        if len(histories) > 1:
-            ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
-    if log_x:
-        ax.set_xscale("symlog", linthresh=10)
-    if metric.endswith("acc"):
-        ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step (= epoch, full batch)")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+        _band(ax, [r.history for r in runs], metric, "-", COLOURS.get(name, f"C{i}"), name)
+    _finish(ax, metric, title, log_x)
     return ax
 
 
@@ -158,16 +152,12 @@ def figure5(variants: dict, pruners: list[str], title: str = ""):
 
 
 def _coloured(ax, runs: dict, metric: str, label: str, log_x: bool = True):
+    """One curve per run of a sweep, coloured along the swept value."""
     cmap = plt.get_cmap("viridis")
     for i, (value, run) in enumerate(runs.items()):
-        h = run.history
-        ax.plot(h.steps, h[metric], color=cmap(i / max(len(runs) - 1, 1)), label=f"{label} {value:g}")
-    if log_x:
-        ax.set_xscale("symlog", linthresh=10)
-    if metric.endswith("acc"):
-        ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step (= epoch, full batch)")
-    ax.set_ylabel(metric.replace("_", " "))
+        ax.plot(run.history.steps, run.history[metric], color=cmap(i / max(len(runs) - 1, 1)),
+                label=f"{label} {value:g}")
+    _finish(ax, metric, "", log_x)
     ax.legend(fontsize=7, ncol=2)
 
 
