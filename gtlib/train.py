@@ -173,6 +173,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available[device.split(":")[0]]:
+        valid = ", ".join(["auto", *(name for name, ok in available.items() if ok)])
+        raise ValueError(f"device {device!r} is not available on this machine; valid here: {valid}")
     return torch.device(device)
 
 

@@ -64,3 +64,6 @@ def test_device_choice():
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(ValueError, match="valid: auto, cpu, cuda, cuda:N, mps"):
         resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda' is not available on this machine; valid here: auto, cpu"):
+            resolve_device("cuda")
