@@ -1,8 +1,8 @@
 """Getting a run: from the store if it is there, otherwise trained (parents first) and stored.
 
-``run(cfg)`` is the one entry point every notebook and experiment uses. For a derived run it first
-gets the parent run (training it if missing), scores the parent's weights at the mask step, keeps
-the mask, and rewinds to the parent's θ0 (paper §2: f(x; θ0 ⊙ m)).
+``run(cfg)`` and ``run_many(cfgs)`` are the entry points every notebook and experiment uses. For a
+derived run they first get the parent run (training it if missing), score the parent's weights at
+the mask step, keep the mask, and rewind to the parent's θ0 (paper §2: f(x; θ0 ⊙ m)).
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
         theta0 = model.weights()
     else:
         parent = run(spec.parent, store, device=device, progress=progress)
-        theta0 = _add_run_axis(parent.weights(0))
+        theta0 = {n: t.to(device) for n, t in _add_run_axis(parent.weights(0)).items()}
         model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
         model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
     masks = prune(model, data, spec.pruner, spec.sparsity, seed=cfg.seed)
