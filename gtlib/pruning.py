@@ -44,10 +44,9 @@ def register(name: str, rounds: int = 1):
 
 def _loss(model: PrunableModel, data: Dataset, temperature: float = 1.0) -> torch.Tensor:
     """The task's training loss on the whole training set, summed over runs (runs stay independent)."""
-    from .train import loss_and_accuracy  # train imports config, which imports this module
+    from .train import task_loss  # train imports config, which imports this module
 
-    loss, _ = loss_and_accuracy(model(data.x_train) / temperature, data.y_train, data.loss)
-    return loss.sum()
+    return task_loss(model(data.x_train) / temperature, data.y_train, data.loss).sum()
 
 
 def _weights(model: PrunableModel) -> list[torch.Tensor]:

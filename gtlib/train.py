@@ -92,16 +92,26 @@ class RunHistory:
         return cls(np.array(data["steps"]), {k: np.array(data[k]) for k in SERIES if k in data})
 
 
-def loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str):
-    """Per-run loss and accuracy ([R] each); accuracy is NaN for regression."""
+LOSSES = ("cross_entropy", "mse", "mse_onehot")
+
+
+def task_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-run loss [R]: cross-entropy (float64), mean squared error, or the mean squared error
+    against one-hot targets (classification trained as regression, as Omnigrok's MNIST)."""
     if loss == "cross_entropy":
-        return metrics.cross_entropy(logits, targets), metrics.accuracy(logits, targets)
+        return metrics.cross_entropy(outputs, targets)
     if loss == "mse":
-        return metrics.mse(logits, targets), torch.full(logits.shape[:1], float("nan"))
-    if loss == "mse_onehot":  # classification trained with MSE on one-hot targets (Omnigrok)
-        onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-        return metrics.mse(logits, onehot), metrics.accuracy(logits, targets)
-    raise ValueError(f"unknown loss {loss!r}; valid: cross_entropy, mse, mse_onehot")
+        return metrics.mse(outputs, targets)
+    if loss == "mse_onehot":
+        return metrics.mse(outputs, torch.nn.functional.one_hot(targets, outputs.shape[-1]).to(outputs.dtype))
+    raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+
+
+def task_accuracy(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-run accuracy [R]; NaN for regression, which has none."""
+    if loss == "mse":
+        return torch.full(outputs.shape[:1], float("nan"))
+    return metrics.accuracy(outputs, targets)
 
 
 def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -143,14 +153,16 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
                      "optimizer": copy.deepcopy(opt.state_dict()),  # a snapshot, not live tensors
                      "history": history.state()}
             on_checkpoint(step, state["weights"] if step in checkpoints else None, state)
-        logits = model(data.x_train)
-        train_loss, train_acc = loss_and_accuracy(logits, data.y_train, data.loss)
+        outputs = model(data.x_train)
+        train_loss = task_loss(outputs, data.y_train, data.loss)
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                test_loss, test_acc = loss_and_accuracy(model(data.x_test), data.y_test, data.loss)
+                test_out = model(data.x_test)
                 l1, l2 = metrics.weight_norms({n: model.weight(n) for n in model.weight_names})
-            history.append(step, {"train_loss": train_loss.detach(), "train_acc": train_acc,
-                                  "test_loss": test_loss, "test_acc": test_acc, "l1": l1, "l2": l2})
+                history.append(step, {
+                    "train_loss": train_loss, "train_acc": task_accuracy(outputs, data.y_train, data.loss),
+                    "test_loss": task_loss(test_out, data.y_test, data.loss),
+                    "test_acc": task_accuracy(test_out, data.y_test, data.loss), "l1": l1, "l2": l2})
             bar.update(step - bar.n)
         if step == steps:
             break
