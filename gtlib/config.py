@@ -100,7 +100,10 @@ class RunConfig:
     @property
     def label(self) -> str:
         """A short human description, e.g. ``modular/mlp seed 0`` or ``... ticket 0.6@30000``."""
-        text = f"{self.task.name}/{self.model.name} seed {self.seed}"
+        task = to_json(self.task)
+        task.pop("name", None)
+        settings = "".join(f" {k}={v}" for k, v in sorted(task.items()) if k == "op")
+        text = f"{self.task.name}{settings}/{self.model.name} seed {self.seed}"
         if self.mask is not None:
             text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
             if self.mask.use != "mask":

@@ -170,6 +170,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
                     writer.save_weights(step, _run_slice(weights, r))
                 writer.save_resume_state(_state_slice(state, r))
 
+        revision = git_revision()  # the code that starts the training, not what is there at the end
         start = time.perf_counter()
         label = first.label if len(cfgs) == 1 else f"{len(cfgs)} runs: {first.label}, ..."
         history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
@@ -177,7 +178,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
                         progress=progress, desc=label)
         wall = time.perf_counter() - start
         for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
-            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], batch=len(cfgs)))
+            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], len(cfgs), revision))
 
 
 def _cat(dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -241,7 +242,7 @@ def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
 
 
 def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None,
-               batch: int = 1) -> dict:
+               batch: int, revision: str) -> dict:
     """Where a result came from. ``wall_seconds`` is the training time of the whole batch of
     ``batch_size`` runs it was trained with."""
     return {
@@ -249,6 +250,6 @@ def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict |
         "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch,
         "wall_seconds": round(wall, 2), "resumed_from_step": resume["step"] if resume else None,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git": git_revision(), "gtlib": __version__, "python": platform.python_version(),
+        "git": revision, "gtlib": __version__, "python": platform.python_version(),
         "torch": torch.__version__, "numpy": np.__version__,
     }
