@@ -1,19 +1,20 @@
-"""Training speed of the paper MLP against the matmul-only floor of the same shapes.
+"""Training speed of the paper's models against the matmul-only floor of the same shapes.
 
-    python benchmarks/bench_training.py            # per-step times, batched sweeps (a few minutes)
-    python benchmarks/bench_training.py --full     # also a whole 30k-step paper-scale run
+    python benchmarks/bench_training.py                  # all models, batching (a few minutes)
+    python benchmarks/bench_training.py --models mlp     # one model
+    python benchmarks/bench_training.py --full           # also a whole 30k-step MLP run
 
-*Step*: one iteration of `gtlib.train.train` on the paper's setting (911 training pairs, full batch):
-forward, float64 cross-entropy, backward, fused AdamW, and, every 10 steps, the test forward on the
-1,367 held-out pairs and the weight norms, exactly as in a paper-scale run.
+*Step*: one iteration of `gtlib.train.train` on the model's paper-scale setting (full batch):
+forward, loss, backward, fused AdamW, and, at the logging interval, the test forward and the weight
+norms, exactly as in a paper-scale run.
 
-*Floor*: only the matrix products of the same shapes, in plain torch without autograd: the forward
-(the embedding written as the one-hot product of Eq. 1, then W_in, W_out, W_U), the three
-input-gradient and four weight-gradient products of the backward pass, and a tenth of a test-set
-forward. Both are timed in the same process, alternately, as the median over repeats.
+*Floor*: only the matrix products of the same shapes, in plain torch without autograd: every forward
+product X·W, its weight gradient Xᵀ·G and, except for the first (whose input is data), its input
+gradient G·Wᵀ; plus the test-set forward once per logging interval. Step and floor are timed in the
+same process, alternately, as the median over repeats.
 
 *Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
-does this for sweeps), per run, against one run at a time.
+does this for sweeps), per run, against one run at a time (the paper MLP).
 """
 from __future__ import annotations
 
@@ -29,85 +30,101 @@ from gtlib.runs import build
 from gtlib.train import train
 
 
-def median_ms(fn, steps: int, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) / steps * 1e3)
-    return statistics.median(times)
+def median_ms(fn, steps: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def products(cfg, n: int) -> list[tuple[int, int, int]]:
+    """The forward products (rows, inner, outer) of one training step on ``n`` examples."""
+    model = cfg.model
+    if model.name == "mlp":
+        p, d, h = cfg.task.p, model.d_emb, model.d_hidden
+        return [(n, p, d), (n, d, h), (n, h, d), (n, d, p)]  # Eq. 1, embedding as a one-hot product
+    if model.name == "transformer":
+        p, d, m = cfg.task.p, model.d_model, model.d_mlp
+        return [(2 * n, p, d), (2 * n, d, d), (2 * n, d, d), (n, d, d),  # embed; K, V; last query
+                (n, d, d), (n, d, m), (n, m, d), (n, d, p)]               # W_O, W_in, W_out, W_U
+    widths = [cfg.task.build(cfg.seed).x_train.shape[1], *model.hidden, 10]  # deep MLP (MNIST)
+    return [(n, a, b) for a, b in zip(widths[:-1], widths[1:])]
 
 
 def floor_fn(cfg, steps: int):
-    """The same products as a training step, as plain matmuls on random data of the same shapes."""
     data = cfg.task.build(cfg.seed)
-    n, n_test, p = len(data.y_train), len(data.y_test), cfg.task.p
-    d, h = cfg.model.d_emb, cfg.model.d_hidden
-    x, x_test = torch.randn(n, p), torch.randn(n_test, p)
-    W_E, W_in, W_out, W_U = torch.randn(d, p), torch.randn(h, d), torch.randn(d, h), torch.randn(d, p)
-    g_logits = torch.randn(n, p)
-
-    def forward(x):
-        e = x @ W_E.T
-        hidden = e @ W_in.T
-        o = hidden @ W_out.T
-        return e, hidden, o, o @ W_U
+    n_train, n_test = len(data.y_train), len(data.y_test)
+    train_mm = [(torch.randn(m, k), torch.randn(k, o), torch.randn(m, o))
+                for m, k, o in products(cfg, n_train)]
+    test_mm = [(torch.randn(m, k), torch.randn(k, o)) for m, k, o in products(cfg, n_test)]
 
     def run():
         for step in range(steps):
-            e, hidden, o, _ = forward(x)
-            g_o = g_logits @ W_U.T
-            g_h = g_o @ W_out
-            g_e = g_h @ W_in
-            _ = (o.T @ g_logits, g_o.T @ hidden, g_h.T @ e, g_e.T @ x)  # weight gradients
+            for i, (x, w, g) in enumerate(train_mm):
+                x @ w                       # forward
+                x.T @ g                     # weight gradient
+                if i > 0:
+                    g @ w.T                 # input gradient
             if step % cfg.eval_every == 0:
-                forward(x_test)
+                for x, w in test_mm:
+                    x @ w
 
     return run
 
 
+def compare(cfg, steps: int, repeats: int) -> tuple[float, float]:
+    data, model = build(cfg)
+    step_fn = lambda: train(model, data, cfg.optim, steps, cfg.eval_every)  # noqa: E731
+    floor = floor_fn(cfg, steps)
+    step_fn(), floor()  # warm up
+    step_ms, floor_ms = [], []
+    for _ in range(repeats):  # alternate, so both see the same machine state
+        step_ms.append(median_ms(step_fn, steps))
+        floor_ms.append(median_ms(floor, steps))
+    return statistics.median(step_ms), statistics.median(floor_ms)
+
+
+SETTINGS = {
+    "mlp": ("paper MLP, (a + b) mod 67", lambda: base_config(scale="paper")),
+    "transformer": ("one-layer Transformer, (a + b) mod 67",
+                    lambda: base_config(model="transformer", scale="paper")),
+    "mnist": ("MNIST MLP 784-200-200-10, 1,000 images", lambda: base_config("mnist", scale="paper")),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="steps per timed repeat")
+    parser.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--full", action="store_true", help="also time a whole 30k-step run")
-    parser.add_argument("--batch", type=int, default=4, help="runs trained together (0: skip)")
+    parser.add_argument("--batch", type=int, default=4, help="MLP runs trained together (0: skip)")
+    parser.add_argument("--full", action="store_true", help="also time a whole 30k-step MLP run")
     args = parser.parse_args()
 
-    cfg = base_config(scale="paper")
-    data, model = build(cfg)
-    step_fn = lambda: train(model, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
-    floor = floor_fn(cfg, args.steps)
-    step_fn(), floor()  # warm up
-    steps_ms, floor_ms = [], []
-    for _ in range(args.repeats):  # alternate, so both see the same machine state
-        steps_ms.append(median_ms(step_fn, args.steps, 1))
-        floor_ms.append(median_ms(floor, args.steps, 1))
-    step, low = statistics.median(steps_ms), statistics.median(floor_ms)
     print(f"machine: {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| measurement | ms per step |")
-    print("|---|---|")
-    print(f"| paper MLP training step (gtlib) | {step:.2f} |")
-    print(f"| matmul-only floor, same shapes | {low:.2f} |")
-    print(f"| ratio | {step / low:.2f}x |")
+    print("| model | training step (ms) | matmul-only floor (ms) | ratio |")
+    print("|---|---|---|---|")
+    for name in args.models:
+        label, make = SETTINGS[name]
+        step, low = compare(make(), args.steps, args.repeats)
+        print(f"| {label} | {step:.2f} | {low:.2f} | {step / low:.2f}x |", flush=True)
+    cfg = base_config(scale="paper")
     if args.batch:
-        sizes = (1, args.batch)
+        data, _ = build(cfg)
         per_run = {}
-        for size in sizes:
-            batched = cfg.model.build(cfg.task.build(cfg.seed), n_runs=size)
-            batched.init_weights(list(range(size)))
-            fn = lambda: train(batched, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
+        for size in (1, args.batch):
+            model = cfg.model.build(cfg.task.build(cfg.seed), n_runs=size)
+            model.init_weights(list(range(size)))
+            fn = lambda: train(model, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
             fn()
-            per_run[size] = median_ms(fn, args.steps, args.repeats) / size
-        print(f"| {args.batch} runs as one batch, per run | {per_run[args.batch]:.2f} |")
-        print(f"| the same runs one after another, per run | {per_run[1]:.2f} |")
-        print(f"| throughput gain of batching | {per_run[1] / per_run[args.batch]:.2f}x |")
+            per_run[size] = statistics.median(median_ms(fn, args.steps) for _ in range(args.repeats)) / size
+        print(f"\npaper MLP, per run and step: {per_run[args.batch]:.2f} ms with {args.batch} runs as one "
+              f"batch, {per_run[1]:.2f} ms one run at a time ({per_run[1] / per_run[args.batch]:.2f}x "
+              f"the throughput)")
     if args.full:
         data, model = build(cfg)
         start = time.perf_counter()
         train(model, data, cfg.optim, cfg.steps, cfg.eval_every)
-        wall = time.perf_counter() - start
-        print(f"| whole paper-scale run ({cfg.steps:,} steps) | {wall:.0f} s in all |")
+        print(f"a whole paper-scale MLP run ({cfg.steps:,} steps): {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
