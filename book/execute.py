@@ -3,7 +3,8 @@
     python book/execute.py                      # every page, as listed, into book/generated/
     python book/execute.py fig1_grokked_ticket  # one page
     python book/execute.py --scale quick --check --out /tmp/quick
-        # every page at the quick scale, failing unless each page reproduces all its claims
+        # every page at the quick scale, failing unless each page reproduces all its claims (or
+        # exactly the number its manifest entry records as `quick_reproduced`)
 """
 from __future__ import annotations
 
@@ -74,12 +75,14 @@ def main() -> None:
         out = execute(page, args.out, args.scale)
         done, total, rest = claim_summary(out)
         print(f"{page['output']}: {done} of {total} claims reproduced{rest}", flush=True)
-        if done != total:
+        # A page may record that, at the quick scale, fewer claims hold (and says why there).
+        expected = page.get("quick_reproduced", total) if args.scale == "quick" else total
+        if done != expected:
             failed.append(page["output"])
     if args.out == GENERATED:
         write_summary()
     if args.check and failed:
-        raise SystemExit(f"claims not reproduced on: {', '.join(failed)}")
+        raise SystemExit(f"claims not reproduced as expected on: {', '.join(failed)}")
 
 
 def write_summary() -> Path:
