@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import numpy as np
@@ -9,6 +10,22 @@ from conftest import tiny_config
 from gtlib.config import derive
 from gtlib.runs import run
 from gtlib.store import Store
+
+
+@contextlib.contextmanager
+def crash_after_saving(monkeypatch, step: int, seed: int | None = None):
+    """Within the block, training is killed right after the resume state at ``step`` is saved (for
+    the run with ``seed``, or any)."""
+    real_save = gtlib.store.RunWriter.save_resume_state
+
+    def save_then_crash(self, state):
+        real_save(self, state)
+        if state["step"] == step and seed in (None, self.cfg.seed):
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gtlib.store.RunWriter, "save_resume_state", save_then_crash)
+        yield
 
 
 def test_a_second_request_trains_nothing(store, tiny, monkeypatch):
@@ -49,18 +66,9 @@ def test_a_ticket_trains_its_missing_parent_first_and_rewinds_to_its_theta0(stor
 
 def test_an_interrupted_run_leaves_no_entry_and_resumes_from_its_last_checkpoint(store, tiny, monkeypatch):
     uninterrupted = run(tiny, Store(store.root.parent / "other"), progress=False)
-    real_save = gtlib.store.RunWriter.save_resume_state
-
-    def crash_after_40(self, state):
-        real_save(self, state)
-        if state["step"] == 40:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", crash_after_40)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after_saving(monkeypatch, step=40), pytest.raises(KeyboardInterrupt):
         run(tiny, store, progress=False)
     assert store.load(tiny) is None and not (store.root / "runs" / tiny.key).exists()
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", real_save)
     resumed = run(tiny, store, progress=False)
     assert resumed.meta["resumed_from_step"] == 40
     for name, values in uninterrupted.history.series.items():
@@ -156,17 +164,8 @@ def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, tin
     sweep = [tiny, dataclasses_replace(tiny, seed=1)]
     reference = run_many(sweep, Store(tmp_path / "ref"), progress=False)
     store = Store(tmp_path / "store")
-    real_save = gtlib.store.RunWriter.save_resume_state
-
-    def crash_after_20(self, state):
-        real_save(self, state)
-        if state["step"] == 20 and self.cfg.seed == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", crash_after_20)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after_saving(monkeypatch, step=20, seed=1), pytest.raises(KeyboardInterrupt):
         run_many(sweep, store, progress=False)
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", real_save)
     resumed = run_many(sweep, store, progress=False)
     for got, ref in zip(resumed, reference):
         assert got.meta["resumed_from_step"] == 20
@@ -182,17 +181,8 @@ def dataclasses_replace(cfg, **changes):
 def test_resume_points_do_not_depend_on_the_checkpoints_kept(store, tiny, monkeypatch):
     """A run that keeps only θ0 and its last weights still resumes from its last resume point."""
     lean = dataclasses_replace(tiny, checkpoint_every=None)
-    real_save = gtlib.store.RunWriter.save_resume_state
-
-    def crash_at_30(self, state):
-        real_save(self, state)
-        if state["step"] == 30:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", crash_at_30)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after_saving(monkeypatch, step=30), pytest.raises(KeyboardInterrupt):
         run(lean, store, progress=False, resume_every=15)
-    monkeypatch.setattr(gtlib.store.RunWriter, "save_resume_state", real_save)
     resumed = run(lean, store, progress=False, resume_every=15)
     assert resumed.meta["resumed_from_step"] == 30
     assert resumed.checkpoint_steps == [0, 60]
