@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import RunConfig, from_json, to_json
+from .config import RunConfig, to_json
 from .metrics import THRESHOLD
 from .train import RunHistory
 
@@ -167,14 +167,3 @@ class Store:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def keys(self) -> list[str]:
-        return sorted({p.name for root in (self.root, *self.read_only)
-                       for p in (root / "runs").glob("*") if (p / "meta.json").exists()})
-
-    def config_of(self, key: str) -> RunConfig:
-        for root in (self.root, *self.read_only):
-            path = root / "runs" / key / "config.json"
-            if path.exists():
-                return from_json(json.loads(path.read_text()))
-        raise ValueError(f"no run {key!r} in the store")

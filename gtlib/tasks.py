@@ -37,11 +37,6 @@ class Dataset:
                        self.n_outputs, self.loss)
 
 
-# t_mem / t_gen: the first step whose train / test accuracy exceeds this (paper §3.1: P = 95 %).
-# A task may set its own (a ClassVar, so not part of its identity).
-DEFAULT_ACCURACY_THRESHOLD = 0.95
-
-
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must lie in (0, 1), got {value}")

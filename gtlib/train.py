@@ -9,7 +9,6 @@ state repeats the uninterrupted run exactly.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -191,10 +190,3 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         valid = ", ".join(["auto", *(name for name, ok in available.items() if ok)])
         raise ValueError(f"device {device!r} is not available on this machine; valid here: {valid}")
     return torch.device(device)
-
-
-def timed(fn: Callable, *args, **kwargs):
-    """Call ``fn`` and return (result, wall seconds)."""
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start
