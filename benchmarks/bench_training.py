@@ -9,8 +9,9 @@ forward, loss, backward, fused AdamW, and, at the logging interval, the test for
 norms, exactly as in a paper-scale run.
 
 *Floor*: only the matrix products of the same shapes, in plain torch without autograd: every forward
-product X·W, its weight gradient Xᵀ·G and, except for the first (whose input is data), its input
-gradient G·Wᵀ; plus the test-set forward once per logging interval. Step and floor are timed in the
+product X·W, its weight gradient Xᵀ·G and, unless X is data, its input gradient G·Wᵀ; plus the
+test-set forward once per logging interval. For the paper MLP these are the products the model
+really computes: W_in·W_E and W_U^T·W_out first, then the examples through width H. Step and floor are timed in the
 same process, alternately, as the median over repeats.
 
 *Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
@@ -36,33 +37,37 @@ def median_ms(fn, steps: int) -> float:
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def products(cfg, n: int) -> list[tuple[int, int, int]]:
-    """The forward products (rows, inner, outer) of one training step on ``n`` examples."""
+def products(cfg, n: int) -> list[tuple[int, int, int, bool]]:
+    """The forward products (rows, inner, outer, input is data) of one step on ``n`` examples.
+
+    A product whose input is data needs no input gradient."""
     model = cfg.model
     if model.name == "mlp":
         p, d, h = cfg.task.p, model.d_emb, model.d_hidden
-        return [(n, p, d), (n, d, h), (n, h, d), (n, d, p)]  # Eq. 1, embedding as a one-hot product
+        # W_in·W_E and W_U^T·W_out first, then the examples through width H (gtlib.models.PaperMLP)
+        return [(h, d, p, False), (p, d, h, False), (n, p, h, True), (n, h, p, False)]
     if model.name == "transformer":
         p, d, m = cfg.task.p, model.d_model, model.d_mlp
-        return [(2 * n, p, d), (2 * n, d, d), (2 * n, d, d), (n, d, d),  # embed; K, V; last query
-                (n, d, d), (n, d, m), (n, m, d), (n, d, p)]               # W_O, W_in, W_out, W_U
+        return [(2 * n, p, d, True), (2 * n, d, d, False), (2 * n, d, d, False),  # embed; K, V
+                (n, d, d, False), (n, d, d, False), (n, d, m, False), (n, m, d, False),  # Q, W_O, MLP
+                (n, d, p, False)]                                                   # W_U
     widths = [cfg.task.build(cfg.seed).x_train.shape[1], *model.hidden, 10]  # deep MLP (MNIST)
-    return [(n, a, b) for a, b in zip(widths[:-1], widths[1:])]
+    return [(n, a, b, i == 0) for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))]
 
 
 def floor_fn(cfg, steps: int):
     data = cfg.task.build(cfg.seed)
     n_train, n_test = len(data.y_train), len(data.y_test)
-    train_mm = [(torch.randn(m, k), torch.randn(k, o), torch.randn(m, o))
-                for m, k, o in products(cfg, n_train)]
-    test_mm = [(torch.randn(m, k), torch.randn(k, o)) for m, k, o in products(cfg, n_test)]
+    train_mm = [(torch.randn(m, k), torch.randn(k, o), torch.randn(m, o), from_data)
+                for m, k, o, from_data in products(cfg, n_train)]
+    test_mm = [(torch.randn(m, k), torch.randn(k, o)) for m, k, o, _ in products(cfg, n_test)]
 
     def run():
         for step in range(steps):
-            for i, (x, w, g) in enumerate(train_mm):
+            for x, w, g, from_data in train_mm:
                 x @ w                       # forward
                 x.T @ g                     # weight gradient
-                if i > 0:
+                if not from_data:
                     g @ w.T                 # input gradient
             if step % cfg.eval_every == 0:
                 for x, w in test_mm:

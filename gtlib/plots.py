@@ -139,15 +139,19 @@ def figure5(variants: dict, pruners: list[str], title: str = ""):
         else "test_acc"
     norm_group = {k: variants[k] for k in ("dense", "ticket", "L1 control", "L2 control")}
     pai = {k: variants[k] for k in ("dense", "ticket", *pruners)}
-    fig, axes = plt.subplots(4, 1, figsize=(8, 14), constrained_layout=True)
+    # Without pruners (the Transformer pages, Fig 13/16) there is no 5b panel.
+    fig, axes = plt.subplots(4 if pruners else 3, 1, figsize=(8, 14 if pruners else 10.5),
+                             constrained_layout=True)
     variant_curves(norm_group, metric, title=f"(5a) weight norm is not the cause {title}", log_x=True,
                    ax=axes[0])
-    variant_curves(pai, metric, title=f"(5b) sparsity is not the cause {title}", log_x=True, ax=axes[1])
-    variant_curves(norm_group, "l2", title="(6, left) L2 norm of θ ⊙ m", ax=axes[2])
-    variant_curves(norm_group, "l1", title="(6, right) L1 norm of θ ⊙ m", ax=axes[3])
+    if pruners:
+        variant_curves(pai, metric, title=f"(5b) sparsity is not the cause {title}", log_x=True,
+                       ax=axes[1])
+    variant_curves(norm_group, "l2", title="(6, left) L2 norm of θ ⊙ m", ax=axes[-2])
+    variant_curves(norm_group, "l1", title="(6, right) L1 norm of θ ⊙ m", ax=axes[-1])
     if metric.endswith("loss"):
-        axes[0].set_yscale("log")
-        axes[1].set_yscale("log")
+        for ax in axes[:-2]:
+            ax.set_yscale("log")
     return fig
 
 
@@ -182,6 +186,7 @@ def sparsity_figure(runs: dict, title: str = ""):
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_xlabel("sparsity")
     axes[1].set_ylabel("final test accuracy")
+    axes[1].set_title("(17a) final test accuracy")
     _coloured(axes[2], runs, "test_acc", "sparsity")
     axes[2].set_title("(4b, 17) test accuracy")
     _coloured(axes[3], runs, "train_acc", "sparsity")
