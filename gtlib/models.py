@@ -178,21 +178,36 @@ class OneLayerTransformer(PrunableModel):
             other.update({"b_in": ((d_mlp,), 0), "b_out": ((d_model,), 0)})
         super().__init__(n_runs, prunable, init_scale, other)
         self.d_head, self.positional, self.mlp_bias = d_head, positional, mlp_bias
+        self._ids_of: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]."""
         W = self.weight
         R, N = self.n_runs, x.shape[1]
         n_h, d_h = W("W_Q").shape[1:3]
-        # Plain (batched) matmuls rather than einsum: the heads are folded into one product.
-        resid = (x.flatten(1, 2) @ W("W_E").transpose(-1, -2)).view(R, N, 2, -1)   # [R, N, 2, d]
+        # Before the attention every row of the residual stream is a token's embedding (plus its
+        # position's), so its queries, keys and values are rows of [p, n_h·d_h] tables: build the
+        # tables (p rows rather than 2N) and look the tokens up.
+        emb = W("W_E").transpose(-1, -2)                                          # [R, p, d]
+        w_q, w_k, w_v = (W(n).flatten(1, 2).transpose(-1, -2) for n in ("W_Q", "W_K", "W_V"))
+        # The same data tensor comes back every step: find its token ids once.
+        if self._ids_of is None or self._ids_of[0] is not x:
+            self._ids_of = (x, _one_hot_ids(x))
+        ids = self._ids_of[1]
+        both = _token_rows(x.flatten(1, 2), None if ids is None else ids.flatten(1, 2), R)  # 2N tokens
+        last_tok = _token_rows(x[:, :, -1], None if ids is None else ids[:, :, -1], R)  # N last tokens
+        k = both(emb @ w_k).view(R, N, 2, n_h * d_h)
+        v = both(emb @ w_v).view(R, N, 2, n_h * d_h)
+        q = last_tok(emb @ w_q)                                                   # [R, N, n_h·d_h]
+        last = last_tok(emb)                                                      # [R, N, d]
         if self.positional:
-            resid = resid + W("W_pos")[:, None]
-        flat = resid.flatten(1, 2)                                                # [R, 2N, d]
-        k = (flat @ W("W_K").flatten(1, 2).transpose(-1, -2)).view(R, N, 2, n_h, d_h)
-        v = (flat @ W("W_V").flatten(1, 2).transpose(-1, -2)).view(R, N, 2, n_h, d_h)
-        last = resid[:, :, -1]                                                    # [R, N, d]
-        q = (last @ W("W_Q").flatten(1, 2).transpose(-1, -2)).view(R, N, 1, n_h, d_h)
+            pos = W("W_pos")                                                      # [R, 2, d]
+            k = k + (pos @ w_k)[:, None]
+            v = v + (pos @ w_v)[:, None]
+            q = q + pos[:, None, -1] @ w_q
+            last = last + pos[:, None, -1]
+        k, v = k.view(R, N, 2, n_h, d_h), v.view(R, N, 2, n_h, d_h)
+        q = q.view(R, N, 1, n_h, d_h)
         attn = torch.softmax((q * k).sum(-1) / math.sqrt(d_h), dim=2)            # [R, N, 2, n_h]
         z = (attn.unsqueeze(-1) * v).sum(2).flatten(2)                            # [R, N, n_h·d_h]
         last = last + z @ W("W_O").transpose(-1, -2)
@@ -291,6 +306,27 @@ class DeepMLPConfig:
             raise ValueError("model 'deep_mlp' needs flat input vectors (polynomial, sparse_parity, mnist)")
         widths = [data.x_train.shape[1], *self.hidden, data.n_outputs]
         return DeepMLP(n_runs, widths, self.bias, self.init_scale)
+
+
+def _one_hot_ids(x: torch.Tensor) -> torch.Tensor | None:
+    """The token ids of one-hot inputs x [..., p], or None when x is not one-hot (SynFlow's
+    all-ones input)."""
+    ids = x.argmax(-1)
+    if torch.equal(torch.nn.functional.one_hot(ids, x.shape[-1]).to(x.dtype), x):
+        return ids
+    return None
+
+
+def _token_rows(x: torch.Tensor, ids: torch.Tensor | None, n_runs: int):
+    """A function table [R, p, k] -> x @ table [R, M, k] for inputs x [R or 1, M, p]: a row lookup
+    by ``ids`` [R or 1, M] for one-hot inputs (no arithmetic), the product otherwise."""
+    if ids is None:
+        return lambda table: x @ table
+    M = ids.shape[-1]
+    # One flat lookup for all runs: run r's rows sit at r·p ... r·p + p - 1 of the flattened tables.
+    p = x.shape[-1]
+    flat = (ids.expand(n_runs, M) + torch.arange(n_runs, device=ids.device)[:, None] * p).reshape(-1)
+    return lambda table: nn.functional.embedding(flat, table.reshape(n_runs * p, -1)).view(n_runs, M, -1)
 
 
 def _check_two_tokens(data: Dataset, model: str) -> None:

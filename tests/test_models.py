@@ -91,6 +91,9 @@ def test_transformer_matches_a_written_out_causal_transformer(data, params):
                 getattr(model, n).normal_()
     x = data.x_train[:40]
     assert torch.allclose(model(x[None])[0], _reference_transformer(model, x), atol=1e-5)
+    # Inputs that are not one-hot (SynFlow's all-ones input) take the product path, not the lookup.
+    for other in (torch.ones_like(x), torch.rand_like(x)):
+        assert torch.allclose(model(other[None])[0], _reference_transformer(model, other), atol=1e-4)
 
 
 def test_transformer_as_the_authors_ran_it(data):
