@@ -10,8 +10,9 @@ norms, exactly as in a paper-scale run.
 
 *Floor*: only the matrix products of the same shapes, in plain torch without autograd: every forward
 product X·W, its weight gradient Xᵀ·G and, unless X is data, its input gradient G·Wᵀ; plus the
-test-set forward once per logging interval. For the paper MLP these are the products the model
-really computes: W_in·W_E and W_U^T·W_out first, then the examples through width H. Step and floor are timed in the
+test-set forward once per logging interval. These are the products the models really compute: for
+the paper MLP W_in·W_E and W_U^T·W_out first, then the examples through width H; for the
+Transformer the query, key and value tables of the p tokens, then W_O, the MLP and W_U. Step and floor are timed in the
 same process, alternately, as the median over repeats.
 
 *Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
@@ -48,9 +49,9 @@ def products(cfg, n: int) -> list[tuple[int, int, int, bool]]:
         return [(h, d, p, False), (p, d, h, False), (n, p, h, True), (n, h, p, False)]
     if model.name == "transformer":
         p, d, m = cfg.task.p, model.d_model, model.d_mlp
-        return [(2 * n, p, d, True), (2 * n, d, d, False), (2 * n, d, d, False),  # embed; K, V
-                (n, d, d, False), (n, d, d, False), (n, d, m, False), (n, m, d, False),  # Q, W_O, MLP
-                (n, d, p, False)]                                                   # W_U
+        # query, key and value tables of the p tokens, then lookups (no products) for the examples
+        return [(p, d, d, False), (p, d, d, False), (p, d, d, False),
+                (n, d, d, False), (n, d, m, False), (n, m, d, False), (n, d, p, False)]  # W_O, MLP, W_U
     widths = [cfg.task.build(cfg.seed).x_train.shape[1], *model.hidden, 10]  # deep MLP (MNIST)
     return [(n, a, b, i == 0) for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))]
 

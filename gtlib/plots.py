@@ -178,6 +178,7 @@ def sparsity_figure(runs: dict, title: str = ""):
             ax.annotate("never", (s, 1), xycoords=("data", "axes fraction"), xytext=(0, -12),
                         textcoords="offset points", ha="center", fontsize=7, color="tab:red")
     ax.set_yscale("log")
+    ax.set_xlim(min(sparsities) - 0.05, max(sparsities) + 0.05)  # keep the "never" marks inside
     ax.set_xlabel("sparsity (fraction removed; 0 = dense)")
     ax.set_ylabel("τ_grok = t_gen / t_mem")
     ax.set_title(f"(3a) {title}")
@@ -186,7 +187,7 @@ def sparsity_figure(runs: dict, title: str = ""):
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_xlabel("sparsity")
     axes[1].set_ylabel("final test accuracy")
-    axes[1].set_title("(17a) final test accuracy")
+    axes[1].set_title("final test accuracy (17a: tickets without weight decay)")
     _coloured(axes[2], runs, "test_acc", "sparsity")
     axes[2].set_title("(4b, 17) test accuracy")
     _coloured(axes[3], runs, "train_acc", "sparsity")

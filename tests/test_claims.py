@@ -10,14 +10,15 @@ from gtlib.train import RunHistory
 STEPS = np.arange(0, 1001, 10)
 
 
-def run(t_mem: int | None, t_gen: int | None, final_test: float = 1.0, l1: float = 1.0):
+def run(t_mem: int | None, t_gen: int | None, final_test: float = 1.0, l1: float = 1.0,
+        l2: float | None = None):
     """A fake run whose accuracies jump to 1 at t_mem (train) and t_gen (test)."""
     def jump(t, final=1.0):
         return np.where(STEPS >= t, final, 0.1) if t is not None else np.full(len(STEPS), 0.1)
     test = jump(t_gen) if t_gen is not None else np.full(len(STEPS), final_test)
     series = {"train_acc": jump(t_mem), "test_acc": test, "train_loss": np.ones(len(STEPS)),
               "test_loss": np.ones(len(STEPS)), "l1": np.full(len(STEPS), l1),
-              "l2": np.full(len(STEPS), l1)}
+              "l2": np.full(len(STEPS), l1 if l2 is None else l2)}
     return SimpleNamespace(history=RunHistory(STEPS, series))
 
 
@@ -59,7 +60,10 @@ def test_control_checks_compare_ticket_controls_and_pruners():
     variants = {"dense": [run(10, 800, l1=9)], "ticket": [run(10, 100, l1=3)],
                 "L1 control": [run(10, 700, l1=5)], "L2 control": [run(10, 750, l1=6)],
                 "snip": [run(10, 900, l1=4)]}
-    assert verdicts(claims.control_checks(variants, ["snip"])) == [True, True, True, True]
+    assert verdicts(claims.control_checks(variants, ["snip"])) == [True, True, True, False, True]
+    variants = {**variants, "dense": [run(10, 800, l1=9, l2=5)], "ticket": [run(10, 100, l1=3, l2=5.5)],
+                "L1 control": [run(10, 700, l1=5, l2=5)], "L2 control": [run(10, 750, l1=6, l2=4.8)]}
+    assert verdicts(claims.control_checks(variants, ["snip"])) == [True, True, True, True, True]
     variants["snip"] = [run(10, 300, l1=4)]       # pruning at initialisation beats the dense run
     variants["L2 control"] = [run(10, 150, l1=2)]  # a control nearly as fast, with a smaller norm
-    assert verdicts(claims.control_checks(variants, ["snip"])) == [True, False, False, False]
+    assert verdicts(claims.control_checks(variants, ["snip"])) == [True, False, False, False, False]

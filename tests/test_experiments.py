@@ -1,7 +1,7 @@
 """Recipes: presets, and bad input refused before any work, leaving nothing in the store."""
 import pytest
 
-from gtlib.experiments import base_config, grokked_ticket
+from gtlib.experiments import base_config, controls, grokked_ticket, sparsity_sweep, ticket_step_sweep
 
 
 def test_paper_preset_is_the_papers_recipe():
@@ -31,3 +31,22 @@ def test_bad_input_fails_at_once_and_leaves_nothing(store, kwargs, message):
 def test_a_non_positive_step_count_is_refused():
     with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
         base_config(steps=0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s: controls(store=s, progress=False, pruners=["random", "obd"]),
+     "unknown pruner 'obd'; valid:"),
+    (lambda s: controls(store=s, progress=False, norm_ratio="layer"),
+     "unknown norm ratio 'layer'; valid: global, per_matrix"),
+    (lambda s: sparsity_sweep(store=s, progress=False, sparsities=[0.5, 1.0]),
+     "must lie in [0, 1), got 1.0"),
+    (lambda s: sparsity_sweep(store=s, progress=False, sparsities=[-0.1, 0.5]),
+     "must lie in [0, 1), got -0.1"),
+    (lambda s: ticket_step_sweep(store=s, progress=False, every=0), "checkpoint_every"),
+])
+def test_sweeps_refuse_bad_input_before_training_anything(store, call, message):
+    with pytest.raises(ValueError) as err:
+        call(store)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not store.root.exists()
