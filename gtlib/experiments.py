@@ -10,6 +10,7 @@ Both scales log train and test metrics every 10 steps.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass
 
@@ -56,6 +57,23 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
+def as_kind(name: str, value, kind: type):
+    """``value`` as a list or dict (``kind``); None stays None. Command lines (papermill's ``-p``)
+    pass lists and dicts as text, so text such as "[0, 1, 2]" is read as a Python literal."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from None
+    if kind is list and isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
 def _check_scale(scale: str) -> None:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
@@ -67,6 +85,8 @@ def base_config(task: str = "modular", model: str | None = None, *, scale: str =
     """The dense base run of ``task`` at ``scale``, with the task's usual model when ``model`` is
     None; ``task_params``, ``model_params`` and ``changes`` (RunConfig fields) override the preset."""
     _check_scale(scale)
+    task_params = as_kind("task_params", task_params, dict)
+    model_params = as_kind("model_params", model_params, dict)
     make_task(task)  # an unknown task name fails here, with the valid names
     default_model, default_params = TASK_MODELS[task]
     model = model or default_model
@@ -126,6 +146,8 @@ def task_comparisons(task: str = "modular", model: str | None = None, *, scale: 
     validated before anything trains.
     """
     _check_scale(scale)
+    seeds, ops = as_kind("seeds", seeds, list), as_kind("ops", ops, list)
+    task_params = as_kind("task_params", task_params, dict)
     if ops is not None and task != "modular":
         raise ValueError(f"ops apply to the modular task only, not {task!r}")
     groups = {op: {**(task_params or {}), "op": op} for op in ops} if ops else {task: task_params}
@@ -154,6 +176,7 @@ def controls(scale: str = "quick", task: str = "modular", model: str | None = No
     Returns variant -> one finished run per seed. Every configuration is validated before training.
     """
     _check_scale(scale)
+    seeds, pruners = as_kind("seeds", seeds, list), as_kind("pruners", pruners, list)
     plan: dict[str, list[RunConfig]] = {}
     for seed in seeds:
         base = base_config(task, model, scale=scale, seed=seed, task_params=task_params,
@@ -183,6 +206,7 @@ def sparsity_sweep(scale: str = "quick", task: str = "modular", model: str | Non
     network from the same θ0). With ``ticket_weight_decay`` the tickets (not the base run) train
     with that weight decay (Fig 17: 0). Every configuration is validated before training.
     """
+    sparsities = as_kind("sparsities", sparsities, list)
     base = base_config(task, model, scale=scale, seed=seed, task_params=task_params,
                        checkpoint_every=None)
     changes = {}

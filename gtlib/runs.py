@@ -191,12 +191,14 @@ def _run_slice(tensors: dict[str, torch.Tensor], r: int) -> dict[str, torch.Tens
 
 
 def _state_slice(state: dict, r: int) -> dict:
-    """Run r's resumable state, shaped as if it had trained alone (run axis of 1)."""
+    """Run r's resumable state, shaped as if it had trained alone (run axis of 1). The slices are
+    copied: saving a view would write the whole batch's storage into every run's file."""
     opt = state["optimizer"]
     return {"step": state["step"],
-            "weights": {n: w[r:r + 1].cpu() for n, w in state["weights"].items()},
+            "weights": {n: w[r:r + 1].detach().cpu().clone() for n, w in state["weights"].items()},
             "optimizer": {"param_groups": opt["param_groups"],
-                          "state": {i: {k: v[r:r + 1].cpu() if v.dim() else v for k, v in s.items()}
+                          "state": {i: {k: v[r:r + 1].cpu().clone() if v.dim() else v
+                                        for k, v in s.items()}
                                     for i, s in opt["state"].items()}},
             "history": {"steps": state["history"]["steps"],
                         "series": {k: [row[r:r + 1] for row in rows]

@@ -1,7 +1,7 @@
 """Recipes: presets, and bad input refused before any work, leaving nothing in the store."""
 import pytest
 
-from gtlib.experiments import base_config, controls, grokked_ticket, sparsity_sweep, ticket_step_sweep
+from gtlib.experiments import as_kind, base_config, controls, grokked_ticket, sparsity_sweep, ticket_step_sweep
 
 
 def test_paper_preset_is_the_papers_recipe():
@@ -50,3 +50,14 @@ def test_sweeps_refuse_bad_input_before_training_anything(store, call, message):
     assert message in str(err.value)
     assert "\n" not in str(err.value)
     assert not store.root.exists()
+
+
+def test_lists_given_as_text_on_a_command_line_are_read_as_lists():
+    # papermill -p seeds "[0, 1, 2]" passes the text; every sweep reads it as the list.
+    assert as_kind("seeds", "[0, 1, 2]", list) == [0, 1, 2]
+    assert as_kind("task_params", "{'p': 5}", dict) == {"p": 5}
+    assert as_kind("sparsities", (0.1, 0.2), list) == [0.1, 0.2]
+    with pytest.raises(ValueError, match=r"seeds must be a list, got '\[0, 1'"):
+        as_kind("seeds", "[0, 1", list)
+    with pytest.raises(ValueError, match="pruners must be a list, got 'snip'"):
+        controls(pruners="snip", progress=False)

@@ -166,6 +166,14 @@ def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, tin
     store = Store(tmp_path / "store")
     with crash_after_saving(monkeypatch, step=20, seed=1), pytest.raises(KeyboardInterrupt):
         run_many(sweep, store, progress=False)
+    states = sorted((tmp_path / "store").rglob("resume.pt"))
+    assert len(states) == 2
+    for path in states:  # each file holds its own run's tensors only, not the batch's storage
+        state = torch.load(path, weights_only=True)
+        tensors = [*state["weights"].values(),
+                   *(v for s in state["optimizer"]["state"].values() for v in s.values() if v.dim())]
+        for t in tensors:
+            assert t.shape[0] == 1 and t.untyped_storage().nbytes() == t.numel() * t.element_size()
     resumed = run_many(sweep, store, progress=False)
     for got, ref in zip(resumed, reference):
         assert got.meta["resumed_from_step"] == 20
