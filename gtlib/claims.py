@@ -116,6 +116,12 @@ def task_checks(groups: dict, figure: str) -> list[Check]:
     return checks
 
 
+def _at_step(history, metric: str, step: int) -> float:
+    """``metric`` at the first logged step at or after ``step`` (the last one if beyond)."""
+    i = min(int(np.searchsorted(history.steps, step)), len(history.steps) - 1)
+    return float(history[metric][i])
+
+
 def _final(runs: list, metric: str) -> float:
     return float(np.mean([r.history[metric][-1] for r in runs]))
 
@@ -210,9 +216,18 @@ def ticket_step_checks(base, tickets: dict, figure: str = "Fig 4a") -> list[Chec
         finals = {t: r.history["test_acc"][-1] for t, r in early.items()}
         checks.append(Check(
             figure, "Tickets taken before the dense network generalises do not fully generalise",
-            "they plateau near the base's test accuracy at that step",
+            "tickets from before 25k (non-grokked) do not fully generalise",
             ", ".join(f"step {t:,}: {v:.2f}" for t, v in finals.items()),
             all(v < base.history.threshold for v in finals.values())))
+        # The plateau: test accuracy once the ticket has fitted its training set (5 × its t_mem).
+        plateau = {t: _at_step(r.history, "test_acc", 5 * (r.history.t_mem or 0)) for t, r in early.items()}
+        at_mask = {t: _at_step(base.history, "test_acc", t) for t in early}
+        checks.append(Check(
+            figure, "Tickets taken before it first level off at the dense network's test accuracy at "
+                    "the mask's step (within 0.1, at 5 × their t_mem)",
+            "their plateau matches the base model's test accuracy at time t",
+            ", ".join(f"step {t:,}: {plateau[t]:.2f} vs {at_mask[t]:.2f}" for t in early),
+            all(abs(plateau[t] - at_mask[t]) <= 0.1 for t in early)))
         times = {t: r.history.t_gen for t, r in early.items()}
         checks.append(Check(
             figure, "Tickets taken before the dense network generalises are no faster than it",

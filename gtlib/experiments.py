@@ -45,7 +45,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         "mnist": {"steps": 30_000, "eval_every": 250, "optim": {"weight_decay": 0.1}},
     },
     "quick": {
-        "modular": {"steps": 1_500, "checkpoint_every": 500, "task": {"train_fraction": 0.5},
+        "modular": {"steps": 1_500, "checkpoint_every": 250, "task": {"train_fraction": 0.5},
                     "optim": {"lr": 1e-2}},
         "polynomial": {"steps": 5_000, "eval_every": 50, "task": {"n_train": 1000},
                        "model": {"init_scale": 3.0}, "optim": {"lr": 1e-3, "weight_decay": 0.3}},

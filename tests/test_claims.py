@@ -49,11 +49,13 @@ def test_no_decay_checks_need_a_critical_sparsity_between_08_and_09():
 
 
 def test_ticket_step_checks_split_at_the_base_generalisation():
-    base = run(10, 500)
-    early_plateau = {200: run(10, None, 0.3), 600: run(10, 100)}
-    assert verdicts(claims.ticket_step_checks(base, early_plateau)) == [True, True, True]
+    base = run(10, 500)  # test accuracy 0.1 until step 500
+    early_plateau = {200: run(10, None, 0.15), 600: run(10, 100)}
+    assert verdicts(claims.ticket_step_checks(base, early_plateau)) == [True, True, True, True]
     early_generalises = {200: run(10, 400), 600: run(10, 100)}
-    assert verdicts(claims.ticket_step_checks(base, early_generalises)) == [False, False, True]
+    assert verdicts(claims.ticket_step_checks(base, early_generalises)) == [False, True, False, True]
+    plateau_too_high = {200: run(10, None, 0.5), 600: run(10, 100)}
+    assert verdicts(claims.ticket_step_checks(base, plateau_too_high)) == [True, False, True, True]
 
 
 def test_control_checks_compare_ticket_controls_and_pruners():

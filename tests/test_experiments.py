@@ -17,7 +17,7 @@ def test_paper_preset_is_the_papers_recipe():
     ({"model": "cnn"}, "unknown model 'cnn'; valid: deep_mlp, mlp, transformer"),
     ({"scale": "huge"}, "unknown scale 'huge'; valid: quick, paper"),
     ({"sparsity": 1.2}, "must lie in [0, 1), got 1.2"),
-    ({"ticket_step": 123}, "parent run has no checkpoint at step 123; its checkpoints: 0, 500, 1000, 1500"),
+    ({"ticket_step": 123}, "parent run has no checkpoint at step 123; its checkpoints: 0, 250, 500, 750, 1000, 1250, 1500"),
     ({"task_params": {"p": 1}}, "modulus p must be an integer >= 2"),
     ({"task_params": {"q": 5}}, "unknown parameter(s) 'q' for task 'modular'"),
 ])
