@@ -228,6 +228,7 @@ def ticket_step_sweep(scale: str = "quick", task: str = "modular", model: str | 
     keep = {} if every is None else {"checkpoint_every": every}
     base = base_config(task, model, scale=scale, seed=seed, task_params=task_params, **keep)
     steps = base.checkpoint_steps[1:]
-    plan = {int(t): derive(base, sparsity=sparsity, step=t) for t in steps}
+    # The tickets keep only θ0 and their last weights; the base run keeps every checkpoint.
+    plan = {int(t): derive(base, sparsity=sparsity, step=t, checkpoint_every=None) for t in steps}
     done = run_many([base, *plan.values()], store, device=device, progress=progress)
     return done[0], dict(zip(plan, done[1:]))
