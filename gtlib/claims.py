@@ -126,36 +126,40 @@ def _final(runs: list, metric: str) -> float:
     return float(np.mean([r.history[metric][-1] for r in runs]))
 
 
-def control_checks(variants: dict, pruners: list[str], figure: str = "Fig 5") -> list[Check]:
-    """Figures 5a, 5b, 6: neither weight norm nor sparsity explains the ticket's speed."""
+def control_checks(variants: dict, pruners: list[str],
+                   figures: tuple[str, str, str] | list[str] = ("Fig 5a", "Fig 5b", "Fig 6")) -> list[Check]:
+    """Figures 5a, 5b, 6: neither weight norm nor sparsity explains the ticket's speed. ``figures``
+    labels the checks of the norm-matched controls, of pruning at initialisation and of the norms
+    (with three seeds: Fig 12, 14, 12; the Transformer: Fig 16, -, 13)."""
+    norm_fig, pai_fig, norms_fig = figures
     h = {name: [r.history for r in runs] for name, runs in variants.items()}
     t_gen = {name: _mean_time(hs, "t_gen") for name, hs in h.items()}
     seeds = f" ({len(variants['dense'])} seeds)" if len(variants["dense"]) > 1 else ""
     checks = []
     for control in ("L1 control", "L2 control"):
         checks.append(Check(
-            f"{figure}a", f"The ticket generalises far faster than the dense {control} at the same "
-                          f"initial norm (t_gen at most half)",
+            norm_fig, f"The ticket generalises far faster than the dense {control} at the same "
+                      f"initial norm (t_gen at most half)",
             "controls grok late, like the dense network (curves only)",
             f"{_fmt(t_gen['ticket'])} vs {_fmt(t_gen[control])}{seeds}",
             t_gen["ticket"] is not None and (t_gen[control] is None
                                              or t_gen["ticket"] <= 0.5 * t_gen[control])))
     for pruner in pruners:
         checks.append(Check(
-            f"{figure}b", f"Pruning at initialisation ({pruner}) does no better than the dense network "
-                          f"(t_gen not below the dense one)",
+            pai_fig, f"Pruning at initialisation ({pruner}) does no better than the dense network "
+                     f"(t_gen not below the dense one)",
             "every method worse than the base (curves only)",
             f"{_fmt(t_gen[pruner])} vs dense {_fmt(t_gen['dense'])}{seeds}",
             t_gen["dense"] is not None and (t_gen[pruner] is None or t_gen[pruner] >= t_gen["dense"])))
     l2 = {name: _final(variants[name], "l2") for name in ("dense", "ticket", "L1 control", "L2 control")}
     checks.append(Check(
-        "Fig 6", "The final L2 norms of θ ⊙ m lie in a similar range (largest at most 1.2 × smallest)",
+        norms_fig, "The final L2 norms of θ ⊙ m lie in a similar range (largest at most 1.2 × smallest)",
         "L2 norms converge to a similar \"generalized zone\"",
         ", ".join(f"{k} {v:,.1f}" for k, v in l2.items()),
         max(l2.values()) <= 1.2 * min(l2.values())))
     l1 = {name: _final(variants[name], "l1") for name in ("dense", "ticket", "L1 control", "L2 control")}
     checks.append(Check(
-        "Fig 6", "The ticket ends with the smallest L1 norm of θ ⊙ m",
+        norms_fig, "The ticket ends with the smallest L1 norm of θ ⊙ m",
         "L1 norms converge to different values; the ticket's is smaller",
         ", ".join(f"{k} {v:,.0f}" for k, v in l1.items()),
         min(l1, key=l1.get) == "ticket"))

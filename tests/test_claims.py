@@ -69,3 +69,10 @@ def test_control_checks_compare_ticket_controls_and_pruners():
     variants["snip"] = [run(10, 300, l1=4)]       # pruning at initialisation beats the dense run
     variants["L2 control"] = [run(10, 150, l1=2)]  # a control nearly as fast, with a smaller norm
     assert verdicts(claims.control_checks(variants, ["snip"])) == [True, False, False, False, False]
+
+
+def test_control_checks_take_the_pages_figure_labels():
+    variants = {"dense": [run(10, 800)], "ticket": [run(10, 100)], "L1 control": [run(10, 700)],
+                "L2 control": [run(10, 750)], "snip": [run(10, 900)]}
+    labels = [c.figure for c in claims.control_checks(variants, ["snip"], ["Fig 12", "Fig 14", "Fig 12"])]
+    assert labels == ["Fig 12", "Fig 12", "Fig 14", "Fig 12", "Fig 12"]
