@@ -12,8 +12,8 @@ norms, exactly as in a paper-scale run.
 product X·W, its weight gradient Xᵀ·G and, unless X is data, its input gradient G·Wᵀ; plus the
 test-set forward once per logging interval. These are the products the models really compute: for
 the paper MLP W_in·W_E and W_U^T·W_out first, then the examples through width H; for the
-Transformer the query, key and value tables of the p tokens, then W_O, the MLP and W_U. Step and floor are timed in the
-same process, alternately, as the median over repeats.
+Transformer the query, key and value tables of the p tokens, then W_O, the MLP and W_U. Step and
+floor are timed in the same process, alternately, as the median over repeats.
 
 *Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
 does this for sweeps), per run, against one run at a time (the paper MLP).

@@ -151,13 +151,13 @@ def control_checks(variants: dict, pruners: list[str],
             "every method worse than the base (curves only)",
             f"{_fmt(t_gen[pruner])} vs dense {_fmt(t_gen['dense'])}{seeds}",
             t_gen["dense"] is not None and (t_gen[pruner] is None or t_gen[pruner] >= t_gen["dense"])))
-    l2 = {name: _final(variants[name], "l2") for name in ("dense", "ticket", "L1 control", "L2 control")}
+    l1, l2 = ({name: _final(variants[name], norm) for name in ("dense", "ticket", "L1 control", "L2 control")}
+              for norm in ("l1", "l2"))
     checks.append(Check(
         norms_fig, "The final L2 norms of θ ⊙ m lie in a similar range (largest at most 1.2 × smallest)",
         "L2 norms converge to a similar \"generalized zone\"",
         ", ".join(f"{k} {v:,.1f}" for k, v in l2.items()),
         max(l2.values()) <= 1.2 * min(l2.values())))
-    l1 = {name: _final(variants[name], "l1") for name in ("dense", "ticket", "L1 control", "L2 control")}
     checks.append(Check(
         norms_fig, "The ticket ends with the smallest L1 norm of θ ⊙ m",
         "L1 norms converge to different values; the ticket's is smaller",

@@ -189,7 +189,7 @@ def sparsity_figure(runs: dict, title: str = ""):
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_xlabel("sparsity")
     axes[1].set_ylabel("final test accuracy")
-    axes[1].set_title("final test accuracy (17a: tickets without weight decay)")
+    axes[1].set_title("final test accuracy")
     _coloured(axes[2], runs, "test_acc", "sparsity")
     axes[2].set_title("(4b, 17) test accuracy")
     _coloured(axes[3], runs, "train_acc", "sparsity")
