@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims execute html results bench clean
+.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,28 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
-# Every page of the manifest at the quick scale: each claim must hold.
+# Every page of the manifest at the quick scale: each claim asserted there (gtlib.claims.QUICK)
+# must have its expected verdict.
 claims: $(STAMP)
 	$(PY) book/execute.py --scale quick --check --out _build/quick
+
+# The same claims under other float rounding, each from an empty store: torch's non-vectorised
+# kernels (as on another CPU), then one thread. Every asserted verdict must agree.
+PERTURBED := _build/perturbed
+claims-perturbed: $(STAMP)
+	rm -rf $(PERTURBED) && mkdir -p $(PERTURBED)/empty
+	ATEN_CPU_CAPABILITY=default GTLIB_STORE=$(PERTURBED)/store-default GTLIB_RESULTS=$(PERTURBED)/empty \
+		$(PY) book/execute.py --scale quick --check --out $(PERTURBED)/default
+	OMP_NUM_THREADS=1 GTLIB_STORE=$(PERTURBED)/store-one-thread GTLIB_RESULTS=$(PERTURBED)/empty \
+		$(PY) book/execute.py --scale quick --check --out $(PERTURBED)/one-thread
 
 # Regenerate the committed paper-scale runs: every page of the manifest, storing into results/.
 results: $(STAMP)
 	GTLIB_STORE=results $(PY) book/execute.py
+
+# Check every stored file of the run stores against its checksum.
+verify: $(STAMP)
+	$(PY) -m gtlib verify
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py

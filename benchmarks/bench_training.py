@@ -27,8 +27,8 @@ import time
 
 import torch
 
-from gtlib.experiments import base_config
-from gtlib.runs import build
+from gtlib.presets import dense_config
+from gtlib.starting_points import build
 from gtlib.train import train
 
 
@@ -90,10 +90,10 @@ def compare(cfg, steps: int, repeats: int) -> tuple[float, float]:
 
 
 SETTINGS = {
-    "mlp": ("paper MLP, (a + b) mod 67", lambda: base_config(scale="paper")),
+    "mlp": ("paper MLP, (a + b) mod 67", lambda: dense_config(scale="paper")),
     "transformer": ("one-layer Transformer, (a + b) mod 67",
-                    lambda: base_config(model="transformer", scale="paper")),
-    "mnist": ("MNIST MLP 784-200-200-10, 1,000 images", lambda: base_config("mnist", scale="paper")),
+                    lambda: dense_config(model="transformer", scale="paper")),
+    "mnist": ("MNIST MLP 784-200-200-10, 1,000 images", lambda: dense_config("mnist", scale="paper")),
 }
 
 
@@ -113,7 +113,7 @@ def main() -> None:
         label, make = SETTINGS[name]
         step, low = compare(make(), args.steps, args.repeats)
         print(f"| {label} | {step:.2f} | {low:.2f} | {step / low:.2f}x |", flush=True)
-    cfg = base_config(scale="paper")
+    cfg = dense_config(scale="paper")
     if args.batch:
         data, _ = build(cfg)
         per_run = {}

@@ -1,37 +1,126 @@
-"""Command line: compute (or find) the runs behind a figure family and say where they are.
+"""Command line: the runs behind a figure family, a store's listing, a store's integrity.
 
-    python -m gtlib grokked_ticket --scale paper --seed 0
-    GTLIB_STORE=results python -m gtlib grokked_ticket --scale paper   # regenerate committed results
+    python -m gtlib grokked_ticket --scale paper --seed 0      # train what is missing, print times
+    python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
+    GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
+    python -m gtlib list [STORE ...]     # every stored run: key, settings, times, provenance
+    python -m gtlib verify [STORE ...]   # every run's files against its checksums (exit 1 if corrupt)
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
+import sys
+from pathlib import Path
 
-from . import experiments
+import pandas as pd
 
-RECIPES = {"grokked_ticket": experiments.grokked_ticket}
+from .figures import across_tasks, controls, grokked_ticket, sparsity, ticket_time
+from .presets import SCALES
+from .store import CorruptRunError, Store, check, is_sealed
+
+FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
+            "ticket_time": ticket_time, "controls": controls}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gtlib", description=__doc__.splitlines()[0])
-    parser.add_argument("recipe", choices=sorted(RECIPES))
-    parser.add_argument("--scale", default="quick", choices=experiments.SCALES)
-    parser.add_argument("--seed", type=int, nargs="+", default=[0])
+def _param(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # plain text, e.g. pruner names
+
+
+def family_runs(name: str, argv: list[str]) -> int:
+    """Train (or find) the runs of one figure family and print each run's times and folder."""
+    parser = argparse.ArgumentParser(prog=f"python -m gtlib {name}",
+                                     description=FAMILIES[name].__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="quick", choices=SCALES)
     parser.add_argument("--task", default="modular")
-    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--model", default=None)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--last-checkpoint-only", action="store_true",
-                        help="keep only θ0 and the last weights on disk")
+    parser.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
+                        help="any other parameter of the family's runs(), e.g. seed=1 or seeds=[0,1]")
     args = parser.parse_args(argv)
-    keep = {"checkpoint_every": None} if args.last_checkpoint_only else {}
-    for seed in args.seed:
-        result = RECIPES[args.recipe](scale=args.scale, task=args.task, model=args.model, seed=seed,
-                                      device=args.device, **keep)
-        for name, run in result.runs.items():
+    try:
+        runs = FAMILIES[name].runs(args.scale, args.task, args.model, device=args.device,
+                                   **dict(args.param))
+    except (TypeError, ValueError) as err:
+        print(f"python -m gtlib {name}: {err}", file=sys.stderr)
+        return 2
+    for label, group in runs.items():
+        for run in group:
             h = run.history
-            print(f"{name:8s} {run.config.label:40s} t_mem={h.t_mem} t_gen={h.t_gen} "
+            print(f"{label:22s} {run.config.label:45s} t_mem={h.t_mem} t_gen={h.t_gen} "
                   f"tau_grok={h.tau_grok} -> {run.path}")
+    return 0
+
+
+def listing(argv: list[str]) -> int:
+    """Print every finished run of the store roots as a table."""
+    parser = argparse.ArgumentParser(prog="python -m gtlib list",
+                                     description="List every finished run of the store roots.")
+    parser.add_argument("roots", nargs="*", metavar="STORE",
+                        help="store roots (default: the default store and the committed results/)")
+    args = parser.parse_args(argv)
+    store = Store(args.roots[0], tuple(args.roots[1:])) if args.roots else Store.default()
+    table = store.listing()
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 48):
+        print(table[["key", "label", "steps", "t_mem", "t_gen", "wall_seconds", "problem"]].to_string(index=False))
+    print(f"{len(table)} runs")
+    return 0
+
+
+def verify(argv: list[str]) -> int:
+    """One line per corrupt or unsealed run folder, then a summary; exit status 1 if any is corrupt.
+    An unsealed folder (unfinished, or written before checksums existed) is not used, only reported."""
+    parser = argparse.ArgumentParser(prog="python -m gtlib verify",
+                                     description="Check every run of the store roots against its checksums.")
+    parser.add_argument("roots", nargs="*", metavar="STORE",
+                        help="store roots (default: the default store and the committed results/)")
+    args = parser.parse_args(argv)
+    for root in args.roots:
+        if not Path(root).is_dir():
+            print(f"python -m gtlib verify: no store at {root}", file=sys.stderr)
+            return 2
+    default = Store.default()
+    roots = [Path(r) for r in args.roots] or [default.root, *default.read_only]
+    folders = [d for root in roots if (root / "runs").is_dir()
+               for d in sorted((root / "runs").iterdir()) if d.is_dir()]
+    corrupt = unsealed = 0
+    for run_dir in folders:
+        if not is_sealed(run_dir):
+            unsealed += 1
+            print(f"{run_dir}: unsealed (unfinished, or written before checksums existed); not used")
+            continue
+        try:
+            check(run_dir)
+        except CorruptRunError as err:
+            corrupt += 1
+            print(f"{err} [{run_dir.parent.parent}]")
+    print(f"{len(folders)} runs checked, {corrupt} corrupt" + (f", {unsealed} unsealed" if unsealed else ""))
+    return 1 if corrupt else 0
+
+
+COMMANDS = {**{name: functools.partial(family_runs, name) for name in FAMILIES}, "list": listing,
+            "verify": verify}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch on the first argument: a figure family, ``list`` or ``verify``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        problem = f"unknown command '{argv[0]}'" if argv else "no command given"
+        print(f"python -m gtlib: {problem}; valid: {', '.join(sorted(COMMANDS))}", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

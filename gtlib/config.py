@@ -9,7 +9,7 @@ A derived run (a ticket, a pruned or rescaled network) carries a `MaskSpec` that
 run's whole configuration, the checkpoint step the mask is scored at, the pruner and the sparsity, so
 the store can build the chain on demand.
 
-Vocabulary: ``sparsity`` is always the fraction of weights **removed** (the paper's pruning rate k);
+Vocabulary: ``sparsity`` is always the fraction of weights **removed** (the paper's pruning rate);
 ``density = 1 - sparsity``. Training is full batch, so a *step* is the paper's *epoch*.
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import MODELS, MLPConfig
+from .probes import PROBES
+from .pruning import PRUNERS
 from .tasks import TASKS, ModularArithmetic
 
 SCHEMA = 1
@@ -29,7 +31,9 @@ SCHEMA = 1
 # Which weights get saved does not change training (a resumed run repeats the uninterrupted one), so
 # a stored run with checkpoints every 2k steps serves a request for the last step only; a request
 # for checkpoints that a stored run lacks retrains it (see `gtlib.runs.run`).
-STORAGE_FIELDS = frozenset({"checkpoint_every"})
+# The same holds for ``probes``, extra series logged during training: a stored run that lacks one is
+# retrained.
+STORAGE_FIELDS = frozenset({"checkpoint_every", "probes"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class RunConfig:
 
     ``checkpoint_every``: weights are saved at step 0 (θ0), every ``checkpoint_every`` steps and at
     the last step; ``None`` keeps only θ0 and the last step. ``eval_every``: train and test metrics
-    are logged at step 0, every ``eval_every`` steps and at the last step.
+    (and the ``probes``, `gtlib.probes`) are logged at step 0, every ``eval_every`` steps and at the
+    last step.
     """
 
     task: Any = field(default_factory=ModularArithmetic)
@@ -67,6 +72,7 @@ class RunConfig:
     eval_every: int = 10
     checkpoint_every: int | None = None
     mask: "MaskSpec | None" = None
+    probes: tuple[str, ...] = ()
 
     def __post_init__(self):
         for what, registry in (("task", TASKS), ("model", MODELS)):
@@ -81,6 +87,9 @@ class RunConfig:
                 not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1):
             raise ValueError(f"checkpoint_every must be a positive integer or None, "
                              f"got {self.checkpoint_every!r}")
+        object.__setattr__(self, "probes", tuple(self.probes))
+        for name in self.probes:
+            PROBES.get(name)
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         if self.mask is not None:
@@ -137,8 +146,6 @@ class MaskSpec:
     norm_ratio: str = "global"
 
     def __post_init__(self):
-        from .pruning import PRUNERS  # the pruning module imports this one
-
         PRUNERS.get(self.pruner)
         if self.use not in MASK_USES:
             raise ValueError(f"unknown mask use {self.use!r}; valid: {', '.join(MASK_USES)}")

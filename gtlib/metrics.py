@@ -90,3 +90,25 @@ def norm_ratio(weights: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
                 / sum(norm(weights[n]) for n in names))
     masked = {n: weights[n] * masks[n] for n in names}
     return weight_norms(masked)[p - 1] / weight_norms({n: weights[n] for n in names})[p - 1]
+
+
+LOSSES = ("cross_entropy", "mse", "mse_onehot")
+
+
+def task_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-run loss [R]: cross-entropy (float64), mean squared error, or the mean squared error
+    against one-hot targets (classification trained as regression, as Omnigrok's MNIST)."""
+    if loss == "cross_entropy":
+        return cross_entropy(outputs, targets)
+    if loss == "mse":
+        return mse(outputs, targets)
+    if loss == "mse_onehot":
+        return mse(outputs, torch.nn.functional.one_hot(targets, outputs.shape[-1]).to(outputs.dtype))
+    raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+
+
+def task_accuracy(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-run accuracy [R]; NaN for regression, which has none."""
+    if loss == "mse":
+        return torch.full(outputs.shape[:1], float("nan"))
+    return accuracy(outputs, targets)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import REPO_ROOT
+from .paths import REPO_ROOT
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",

@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 
+from .metrics import task_loss
 from .models import PrunableModel
 from .registry import Registry
 from .tasks import Dataset
@@ -44,8 +45,6 @@ def register(name: str, rounds: int = 1):
 
 def _loss(model: PrunableModel, data: Dataset, temperature: float = 1.0) -> torch.Tensor:
     """The task's training loss on the whole training set, summed over runs (runs stay independent)."""
-    from .train import task_loss  # train imports config, which imports this module
-
     return task_loss(model(data.x_train) / temperature, data.y_train, data.loss).sum()
 
 
@@ -85,12 +84,12 @@ def masks_from_scores(scores: Scores, sparsity: float) -> dict[str, torch.Tensor
 def prune(model: PrunableModel, data: Dataset | None, pruner: str, sparsity: float,
           seed: int = 0) -> dict[str, torch.Tensor]:
     """Masks from ``pruner``'s scores of the weights currently loaded in ``model`` (whose masks are
-    restored afterwards). Round k of n keeps the fraction (1 - sparsity)^(k/n)."""
+    restored afterwards). Round i of n keeps the fraction (1 - sparsity)^(i/n)."""
     method = PRUNERS.get(pruner)
     saved = model.masks()
     masks = saved
-    for k in range(1, method.rounds + 1):
-        keep = (1.0 - sparsity) ** (k / method.rounds)
+    for i in range(1, method.rounds + 1):
+        keep = (1.0 - sparsity) ** (i / method.rounds)
         masks = masks_from_scores(method.score(model, data, seed), 1.0 - keep)
         model.set_masks(masks)
     model.set_masks(saved)

@@ -1,4 +1,5 @@
-"""Tables for notebooks: the paper's times per run, the settings used, and each run's provenance."""
+"""Tables for every figure family's runs (``{label: [one Run per seed]}``): the paper's times per
+run, every setting, and each run's provenance."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,13 +7,22 @@ import dataclasses
 import pandas as pd
 
 from .store import Run
-from .train import RunHistory
 
 
-def timing_table(histories: dict[str, RunHistory]) -> pd.DataFrame:
+def flatten(runs: dict[str, list[Run]]) -> dict[str, Run]:
+    """One row label per run: the variant's label, with the seed when a variant has several."""
+    out = {}
+    for label, group in runs.items():
+        for run in group:
+            out[f"{label}, seed {run.config.seed}" if len(group) > 1 else label] = run
+    return out
+
+
+def timing_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
     """t_mem, t_gen, their gap and τ_grok per run, with final accuracies."""
     rows = []
-    for name, h in histories.items():
+    for name, run in flatten(runs).items():
+        h = run.history
         gap = None if h.t_gen is None or h.t_mem is None else h.t_gen - h.t_mem
         rows.append({"run": name, "t_mem": h.t_mem, "t_gen": h.t_gen, "t_gen − t_mem": gap,
                      "τ_grok": None if h.tau_grok is None else round(h.tau_grok, 2),
@@ -23,10 +33,10 @@ def timing_table(histories: dict[str, RunHistory]) -> pd.DataFrame:
     return table.astype({"t_mem": "Int64", "t_gen": "Int64", "t_gen − t_mem": "Int64"})
 
 
-def settings_table(runs: dict[str, Run]) -> pd.DataFrame:
+def settings_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
     """Every setting of each run (defaults included), plus how a derived run's mask was made."""
     cols = {}
-    for name, run in runs.items():
+    for name, run in flatten(runs).items():
         cfg = run.config
         row = {"task": cfg.task.name, **_fields(cfg.task, "task."),
                "model": cfg.model.name, **_fields(cfg.model, "model."),
@@ -35,7 +45,7 @@ def settings_table(runs: dict[str, Run]) -> pd.DataFrame:
         if cfg.mask is not None:
             row.update({"mask.pruner": cfg.mask.pruner, "mask.sparsity (removed)": cfg.mask.sparsity,
                         "mask.scored at parent step": cfg.mask.resolved_step,
-                        "mask.parent": cfg.mask.parent.key, "rewound to": "parent's θ0"})
+                        "mask.start": cfg.mask.use, "mask.parent": cfg.mask.parent.key})
         cols[name] = {k: str(v) for k, v in row.items()}
     return pd.DataFrame(cols).fillna("")
 
@@ -44,32 +54,9 @@ def _fields(obj, prefix: str) -> dict:
     return {prefix + f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def provenance_table(runs: dict[str, Run]) -> pd.DataFrame:
+def provenance_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
     """Where each result came from: store key, device, wall time, code revision and versions."""
     keys = ("key", "device", "threads", "wall_seconds", "resumed_from_step", "finished", "git",
             "gtlib", "torch", "numpy", "python")
     return pd.DataFrame({name: {k: str(run.meta.get(k, "")) for k in keys}
-                         for name, run in runs.items()})
-
-
-def runs(groups: dict) -> dict[str, Run]:
-    """Every run of `experiments.task_comparisons` groups, labelled "<group> seed <s> dense|ticket"."""
-    out = {}
-    for name, comparisons in groups.items():
-        for c in comparisons:
-            out[f"{name} seed {c.base.config.seed} dense"] = c.base
-            out[f"{name} seed {c.base.config.seed} ticket"] = c.ticket
-    return out
-
-
-def histories(groups: dict) -> dict[str, RunHistory]:
-    return {name: run.history for name, run in runs(groups).items()}
-
-
-def variant_runs(variants: dict) -> dict[str, Run]:
-    """Every run of `experiments.controls`, labelled "<variant> seed <s>"."""
-    return {f"{name} seed {r.config.seed}": r for name, runs in variants.items() for r in runs}
-
-
-def variant_histories(variants: dict) -> dict[str, RunHistory]:
-    return {name: run.history for name, run in variant_runs(variants).items()}
+                         for name, run in flatten(runs).items()})

@@ -1,8 +1,8 @@
 """Getting a run: from the store if it is there, otherwise trained (parents first) and stored.
 
-``run(cfg)`` and ``run_many(cfgs)`` are the entry points every notebook and experiment uses. For a
-derived run they first get the parent run (training it if missing), score the parent's weights at
-the mask step, keep the mask, and rewind to the parent's θ0 (paper §2: f(x; θ0 ⊙ m)).
+``run(cfg)`` and ``run_many(cfgs)`` are the entry points of every figure family. This module only
+orchestrates: what is missing, in which order and batches, under which locks; how a derived run
+starts (its mask, rewinding, norm matching) is `gtlib.starting_points`.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import datetime
 import json
 import platform
 import subprocess
+import sys
 import time
 from concurrent.futures import Executor
 from typing import Iterable
@@ -19,57 +20,20 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from . import __version__, metrics
+from . import __version__, probes, starting_points
 from .config import RunConfig, to_json
-from .pruning import prune
-from .store import REPO_ROOT, Run, Store
+from .paths import REPO_ROOT
+from .starting_points import needs_parent
+from .store import CorruptRunError, Run, Store
 from .tasks import Dataset
 from .train import resolve_device, train
 
 
-def build(cfg: RunConfig, device: torch.device | str = "cpu"):
-    """The run's data (with a leading run axis of 1) and its model, initialised from its seed."""
-    data = cfg.task.build(cfg.seed)
-    model = cfg.model.build(data, n_runs=1)
-    model.init_weights([cfg.seed])
-    data = data.to(device)
-    for name in ("x_train", "y_train", "x_test", "y_test"):
-        setattr(data, name, getattr(data, name).unsqueeze(0))
-    return data, model.to(device)
-
-
-def _add_run_axis(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {n: t.unsqueeze(0) for n, t in tensors.items()}
-
-
 def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
-    """Data and model ready to train: θ0 from the seed, or, for a derived run, the parent's θ0
-    under the mask scored on the parent's weights at the mask step."""
-    data, model = build(cfg, device)
-    if cfg.mask is None:
-        return data, model
-    spec = cfg.mask
-    if spec.resolved_step == 0 and spec.parent.mask is None:
-        # Pruning at initialisation: the parent's θ0 is this run's own seeded θ0 (same task, model
-        # and seed), so the parent need not be trained.
-        theta0 = model.weights()
-    else:
-        parent = run(spec.parent, store, device=device, progress=progress)
-        theta0 = {n: t.to(device) for n, t in _add_run_axis(parent.weights(0)).items()}
-        model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
-        model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
-    masks = prune(model, data, spec.pruner, spec.sparsity, seed=cfg.seed)
-    if spec.use == "mask":
-        model.load_weights(theta0)  # rewind to θ0
-        model.set_masks(masks)
-        return data, model
-    # The norm-matched dense control: θ0 scaled by one scalar per run, no mask.
-    p = {"l1_norm": 1, "l2_norm": 2}[spec.use]
-    ratio = metrics.norm_ratio(theta0, masks, p, per_matrix=spec.norm_ratio == "per_matrix")
-    scale = lambda n: ratio.view(-1, *[1] * (theta0[n].dim() - 1)) if n in masks else 1.0  # noqa: E731
-    model.load_weights({n: w * scale(n) for n, w in theta0.items()})
-    model.set_masks({n: torch.ones_like(m) for n, m in masks.items()})
-    return data, model
+    """Data and model ready to train ``cfg`` (`starting_points`), its parent trained first if the
+    start needs it and it is missing."""
+    parent = run(cfg.mask.parent, store, device=device, progress=progress) if needs_parent(cfg) else None
+    return starting_points.starting_point(cfg, parent, device)
 
 
 def git_revision() -> str:
@@ -111,7 +75,7 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     """
     cfgs = list(cfgs)
     store = store or Store.default()
-    todo = [c for c in dict.fromkeys(cfgs) if force or not _satisfies(store.load(c), c)]
+    todo = [c for c in dict.fromkeys(cfgs) if force or not _satisfies(_stored(store, c), c)]
     groups: dict[tuple[int, str], list[RunConfig]] = {}
     for cfg in todo:
         groups.setdefault(_batch_signature(cfg), []).append(cfg)
@@ -145,13 +109,15 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
     with contextlib.ExitStack() as locks:
         for cfg in sorted(cfgs, key=lambda c: c.key):
             locks.enter_context(store.lock(cfg))
-        cfgs = [c for c in cfgs if force or not _satisfies(store.load(c), c)]  # finished meanwhile?
+        found = {c: _stored(store, c, repair=True) for c in cfgs}  # finished meanwhile?
+        cfgs = [c for c in cfgs if force or not _satisfies(found[c], c)]
         if not cfgs:
             return
         starts = [starting_point(c, store, dev, progress) for c in cfgs]
         writers = [store.writer(c) for c in cfgs]
         resumes = [w.resume_state() for w in writers]
         if len({None if r is None else r["step"] for r in resumes}) > 1:
+            locks.close()  # each run takes its own lock again below (a lock is not re-entrant)
             for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
                 _train_batch([cfg], store, device, force, progress, resume_every)
             return
@@ -173,9 +139,10 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         revision = git_revision()  # the code that starts the training, not what is there at the end
         start = time.perf_counter()
         label = first.label if len(cfgs) == 1 else f"{len(cfgs)} runs: {first.label}, ..."
+        logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
         history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
-                        progress=progress, desc=label)
+                        progress=progress, desc=label, probes=logged)
         wall = time.perf_counter() - start
         for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
             writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], len(cfgs), revision))
@@ -238,9 +205,28 @@ def _unbatched(data: Dataset) -> Dataset:
                    data.loss)
 
 
+def _stored(store: Store, cfg: RunConfig, *, repair: bool = False) -> Run | None:
+    """The stored run, or None where it is missing or fails its checksums: every run can be derived
+    again, so a corrupt one is retrained, never used. With ``repair`` (only while holding the run's
+    lock), a run sealed but not yet published by a killed process is published, and a corrupt copy
+    in the writable root is removed and reported, so the store ends with one complete copy; a copy
+    in a read-only root stays, and the writable root, searched first, gets the new one."""
+    try:
+        if repair:
+            store.recover(cfg)
+        return store.load(cfg)
+    except CorruptRunError as err:
+        if repair:
+            print(f"{err}; retraining it", file=sys.stderr)
+            store.discard(err.path)
+        return None
+
+
 def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
-    """A stored run serves a request if it holds every checkpoint the request asks to keep."""
-    return found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps)
+    """A stored run serves a request if it holds every checkpoint the request asks to keep and
+    every probe it asks to log."""
+    return (found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps)
+            and probes.series_of(cfg.probes) <= set(found.history.series))
 
 
 def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None,

@@ -3,14 +3,17 @@
 Layout under a root folder::
 
     runs/<key>/        a finished run: config.json, meta.json (provenance), history.npz,
-                       masks.pt, weights/step_<step>.pt
+                       masks.pt, weights/step_<step>.pt, and checksums.json (the sha256 of each)
     partial/<key>/     a run in progress: the same files as far as they go, plus resume.pt
     locks/<key>.lock   held while a process trains that run
 
-A run directory is complete or absent: a run is written under ``partial/`` and renamed into
-``runs/`` when it has finished, so a killed process never leaves anything that looks finished, and
-the next attempt resumes from ``partial/<key>/resume.pt`` (the last checkpoint). Tensors are
-loaded with ``weights_only=True``: a results folder from elsewhere can never run code.
+A run directory is complete or absent: a run is written under ``partial/``, sealed (checksums.json,
+written last) and renamed into ``runs/`` when it has finished, so a killed process never leaves
+anything that looks finished, and the next attempt resumes from ``partial/<key>/resume.pt`` (the last
+resume point), or publishes a sealed folder it finds there. Only a folder with checksums.json counts
+as finished, and every read checks the files it reads against it: a corrupt or truncated file raises
+`CorruptRunError`, never a wrong result. Tensors are loaded with ``weights_only=True``: a results
+folder from elsewhere can never run code.
 
 `Store.default()` writes to ``$GTLIB_STORE`` (default: ``.gtlib-store/`` at the repository root) and
 also reads the committed paper-scale results in ``results/`` (``$GTLIB_RESULTS``).
@@ -18,21 +21,53 @@ also reads the committed paper-scale results in ``results/`` (``$GTLIB_RESULTS``
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from filelock import FileLock
 
-from .config import RunConfig, to_json
+from .config import RunConfig, from_json, to_json
+from .history import RunHistory
 from .metrics import THRESHOLD
-from .train import RunHistory
+from .paths import REPO_ROOT
+CHECKSUMS = "checksums.json"
+RUN_FILES = ("config.json", "meta.json", "history.npz", "masks.pt")  # and weights/step_*.pt
+_WEIGHTS = re.compile(r"weights/step_\d{7}\.pt")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
+class CorruptRunError(ValueError):
+    """A stored run whose files are missing, differ from their checksums or cannot be read. Every run
+    can be derived again from its configuration, so `gtlib.runs` retrains it instead of using it."""
+
+    def __init__(self, message: str, path: Path | None = None, file: str | None = None):
+        super().__init__(message)
+        self.path, self.file = path, file  # the run folder, and the file in it (as listed)
+
+    def __reduce__(self):  # keeps path and file when a worker process sends the error back
+        return type(self), (str(self), self.path, self.file)
+
+
+def _corrupt(run_dir: Path, name: str, problem: str, label: str | None) -> CorruptRunError:
+    """The one-line error: ``run <label> (<key>): <file> <problem>``."""
+    return CorruptRunError(f"run {_describe(run_dir, label)}: {name} {problem}", run_dir, name)
+
+
+def _describe(run_dir: Path, label: str | None) -> str:
+    """``label (key)``; without a label (the command line's check), the one its meta.json records."""
+    if label is None:
+        with contextlib.suppress(Exception):
+            label = json.loads((run_dir / "meta.json").read_text())["label"]
+    if label is None:
+        return run_dir.name
+    return f"{' '.join(str(label).split())} ({run_dir.name})"  # one line, whatever meta.json holds
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -50,30 +85,163 @@ def _load_tensors(path: Path):
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _run_files(run_dir: Path) -> list[str]:
+    """The files of a finished run, as checksums.json names them (``/``-separated)."""
+    weights = sorted(f"weights/{p.name}" for p in (run_dir / "weights").glob("step_*.pt"))
+    return [*RUN_FILES, *weights]
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """Half-written files a killed process left behind (see `_atomic_write`)."""
+    for path in run_dir.rglob(".*.tmp*"):
+        path.unlink()
+
+
+def seal(run_dir: str | Path) -> None:
+    """Write checksums.json for a finished run folder that lacks one: from then on the folder counts
+    as finished and its files are checked on every read. `RunWriter.finish` seals every new run; runs
+    written before checksums existed are sealed once by hand (only files one trusts)."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKSUMS).exists():
+        raise ValueError(f"{run_dir} is already sealed; delete its {CHECKSUMS} to seal it again")
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise ValueError(f"{run_dir} is not a finished run: it lacks {', '.join(missing)}")
+    _remove_temporaries(run_dir)
+    sums = {name: _sha256(run_dir / name) for name in _run_files(run_dir)}
+    _atomic_write(run_dir / CHECKSUMS,
+                  lambda tmp: tmp.write_text(json.dumps(sums, indent=1, sort_keys=True)))
+
+
+def is_sealed(run_dir: str | Path) -> bool:
+    """Whether a run folder counts as finished (its checksums are written last)."""
+    return (Path(run_dir) / CHECKSUMS).is_file()
+
+
+def verify(run_dir: str | Path, label: str | None = None) -> dict[str, str]:
+    """Check every file of a sealed run against its checksum; returns the checksums (name -> sha256).
+    Raises `CorruptRunError` for the first file that is missing or differs."""
+    run_dir = Path(run_dir)
+    sums = _read_checksums(run_dir, label)
+    for name, digest in sums.items():
+        _check_file(run_dir, name, digest, label)
+    return sums
+
+
+def check(run_dir: str | Path) -> None:
+    """Everything `Store.load` reads from a sealed run folder, checked and parsed, without knowing
+    its configuration (for ``python -m gtlib verify``). Raises `CorruptRunError`."""
+    run_dir = Path(run_dir)
+    verify(run_dir)
+    for name in ("config.json", "meta.json"):
+        _read_json(run_dir, name, None)
+    _read_history(run_dir, None)
+
+
+def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
+    """checksums.json, refused unless it lists every run file and only run files (no other paths)."""
+    with _reading(run_dir, CHECKSUMS, label):
+        sums = json.loads((run_dir / CHECKSUMS).read_text())
+    valid = (isinstance(sums, dict) and set(RUN_FILES) <= set(sums)
+             and all(isinstance(d, str) and (n in RUN_FILES or _WEIGHTS.fullmatch(n))
+                     for n, d in sums.items()))
+    if not valid:
+        raise _corrupt(run_dir, CHECKSUMS, "is not a valid list of the run's files", label)
+    return sums
+
+
+def _check_file(run_dir: Path, name: str, digest: str, label: str | None) -> None:
+    path = run_dir / name
+    if not path.is_file():
+        raise _corrupt(run_dir, name, "is missing", label)
+    with _reading(run_dir, name, label):
+        actual = _sha256(path)
+    if actual != digest:
+        raise _corrupt(run_dir, name, "fails its checksum (corrupt or truncated)", label)
+
+
+@contextlib.contextmanager
+def _reading(run_dir: Path, name: str, label: str | None):
+    """Any failure to read or parse a file becomes one `CorruptRunError` line, never a traceback
+    from numpy, torch or json."""
+    try:
+        yield
+    except CorruptRunError:
+        raise
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")  # one line
+        raise _corrupt(run_dir, name, f"cannot be read ({type(err).__name__}: {first})", label) from err
+
+
+def _read_json(run_dir: Path, name: str, label: str | None):
+    with _reading(run_dir, name, label):
+        return json.loads((run_dir / name).read_text())
+
+
+def _read_history(run_dir: Path, label: str | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    with _reading(run_dir, "history.npz", label):
+        with np.load(run_dir / "history.npz", allow_pickle=False) as npz:
+            return npz["steps"], {k: npz[k] for k in npz.files if k != "steps"}
+
+
+def _unseal_and_remove(run_dir: Path) -> None:
+    """Remove a run folder, its seal first: a process killed halfway leaves an unfinished folder,
+    never a half-removed one that looks finished."""
+    (run_dir / CHECKSUMS).unlink(missing_ok=True)
+    shutil.rmtree(run_dir)
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Move a sealed run from ``partial/`` to ``runs/``, replacing an older copy (a forced
+    recomputation, or one that fails its checksums)."""
+    (partial / "resume.pt").unlink(missing_ok=True)
+    if final.exists():
+        _unseal_and_remove(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, final)
+
+
 @dataclass
 class Run:
-    """A finished run read from the store; weights are loaded lazily."""
+    """A finished run read from the store; weights are loaded lazily, each file checked against its
+    checksum when it is read."""
 
     config: RunConfig
     path: Path
     history: RunHistory
     meta: dict = field(repr=False)
+    checksums: dict[str, str] = field(repr=False, default_factory=dict)
 
     def weights(self, step: int | None = None) -> dict[str, torch.Tensor]:
         """Raw weights saved at ``step`` (default: the last step), name -> tensor."""
         step = self.config.steps if step is None else step
-        path = self.path / "weights" / f"step_{step:07d}.pt"
-        if not path.exists():
+        name = f"weights/step_{step:07d}.pt"
+        if name not in self.checksums:
             raise ValueError(f"run {self.config.label} has no checkpoint at step {step}; "
                              f"saved: {self.checkpoint_steps}")
-        return _load_tensors(path)
+        return self._read_tensors(name)
 
     @property
     def checkpoint_steps(self) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in (self.path / "weights").glob("step_*.pt"))
+        """The steps whose weights the run's checksums list (files added since are not its own)."""
+        return sorted(int(n[len("weights/step_"):-len(".pt")]) for n in self.checksums
+                      if n.startswith("weights/"))
 
     def masks(self) -> dict[str, torch.Tensor]:
-        return _load_tensors(self.path / "masks.pt")
+        return self._read_tensors("masks.pt")
+
+    def _read_tensors(self, name: str) -> dict[str, torch.Tensor]:
+        _check_file(self.path, name, self.checksums[name], self.config.label)
+        with _reading(self.path, name, self.config.label):
+            return _load_tensors(self.path / name)
 
     def effective_weights(self, step: int | None = None) -> dict[str, torch.Tensor]:
         """θ ⊙ m at ``step``: what the network computes with."""
@@ -108,6 +276,10 @@ class RunWriter:
         _save_tensors(self.dir / "resume.pt", state)
 
     def finish(self, history: RunHistory, meta: dict) -> None:
+        """Write the history and provenance, seal the folder, publish it. A process killed at any
+        moment loses at most the steps since its last resume point: until the seal is written the
+        folder is unfinished and resume.pt is still there; after that, the next attempt publishes
+        the sealed folder (`Store.recover`)."""
         def write_history(tmp: Path) -> None:
             with open(tmp, "wb") as handle:  # a handle: np.savez would append ".npz" to a name
                 np.savez_compressed(handle, steps=history.steps, **history.series)
@@ -115,11 +287,27 @@ class RunWriter:
         _atomic_write(self.dir / "history.npz", write_history)
         _atomic_write(self.dir / "meta.json",
                       lambda tmp: tmp.write_text(json.dumps(meta, indent=1, sort_keys=True)))
-        (self.dir / "resume.pt").unlink(missing_ok=True)
-        if self.final.exists():  # a forced recomputation replaces the old result
-            shutil.rmtree(self.final)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.dir, self.final)
+        seal(self.dir)
+        _publish(self.dir, self.final)
+
+
+def _listing_row(run_dir: Path) -> dict:
+    row = {"key": run_dir.name, "root": str(run_dir.parent.parent)}
+    try:
+        cfg = from_json(_read_json(run_dir, "config.json", None))
+        meta = _read_json(run_dir, "meta.json", cfg.label)
+        steps, series = _read_history(run_dir, cfg.label)
+    except (CorruptRunError, ValueError, TypeError) as err:
+        return {**row, "problem": str(err).splitlines()[0]}
+    history = RunHistory(steps, series, getattr(cfg.task, "accuracy_threshold", THRESHOLD))
+    mask = cfg.mask
+    return {**row, "label": cfg.label, "task": cfg.task.name, "op": getattr(cfg.task, "op", ""),
+            "model": cfg.model.name, "seed": cfg.seed, "steps": cfg.steps, "lr": cfg.optim.lr,
+            "weight_decay": cfg.optim.weight_decay,
+            "parent": mask.parent.key if mask else "", "mask_step": mask.resolved_step if mask else None,
+            "pruner": mask.pruner if mask else "", "sparsity": mask.sparsity if mask else 0.0,
+            "start": mask.use if mask else "θ0", "t_mem": history.t_mem, "t_gen": history.t_gen,
+            "wall_seconds": meta.get("wall_seconds"), "finished": meta.get("finished"), "problem": ""}
 
 
 class Store:
@@ -136,34 +324,71 @@ class Store:
         return cls(root, (results,))
 
     def find(self, cfg: RunConfig) -> Path | None:
+        """The first sealed folder of this run, the writable root first."""
         for root in (self.root, *self.read_only):
             path = root / "runs" / cfg.key
-            if (path / "meta.json").exists():
+            if is_sealed(path):
                 return path
         return None
 
     def load(self, cfg: RunConfig) -> Run | None:
+        """The stored run, every file checked against its checksum first (a few ms per run);
+        raises `CorruptRunError` if one is missing, differs or cannot be read."""
         path = self.find(cfg)
         if path is None:
             return None
-        with np.load(path / "history.npz", allow_pickle=False) as npz:
-            steps = npz["steps"]
-            series = {k: npz[k] for k in npz.files if k != "steps"}
-        meta = json.loads((path / "meta.json").read_text())
+        sums = verify(path, cfg.label)
+        steps, series = _read_history(path, cfg.label)
+        meta = _read_json(path, "meta.json", cfg.label)
         threshold = getattr(cfg.task, "accuracy_threshold", THRESHOLD)
-        return Run(cfg, path, RunHistory(steps, series, threshold), meta)
+        return Run(cfg, path, RunHistory(steps, series, threshold), meta, sums)
+
+    def recover(self, cfg: RunConfig) -> None:
+        """Publish a run whose process was killed after sealing it but before publishing it. A
+        sealed folder that fails its checksums is removed, and `CorruptRunError` raised. Call it
+        while holding the run's lock."""
+        partial = self.root / "partial" / cfg.key
+        if not is_sealed(partial):
+            return
+        try:
+            verify(partial, cfg.label)
+        except CorruptRunError:
+            _unseal_and_remove(partial)
+            raise
+        _publish(partial, self.root / "runs" / cfg.key)
+
+    def discard(self, run_dir: Path) -> None:
+        """Remove a corrupt run folder if it lies in the writable root (so that the store ends with
+        one complete copy once it is retrained); read-only roots are never touched."""
+        run_dir = Path(run_dir)
+        if run_dir.parent.parent.resolve() == self.root.resolve() and run_dir.exists():
+            _unseal_and_remove(run_dir)
 
     def writer(self, cfg: RunConfig) -> RunWriter:
         return RunWriter(self, cfg)
 
-    @contextlib.contextmanager
-    def lock(self, cfg: RunConfig):
-        """Hold an exclusive lock on this configuration: a second process asking for the same
-        run waits here, then finds it finished."""
+    def listing(self) -> pd.DataFrame:
+        """Every finished run the store holds, one row each (the writable root's copy first): its
+        key, its main settings, where its mask comes from, its times and its provenance. Reads
+        configurations, provenance and histories, not weights; a run whose files cannot be read is
+        listed with its problem."""
+        rows, seen = [], set()
+        for root in (self.root, *self.read_only):
+            folder = root / "runs"
+            for run_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if run_dir.name in seen or not is_sealed(run_dir):
+                    continue
+                seen.add(run_dir.name)
+                rows.append(_listing_row(run_dir))
+        columns = ["key", "root", "label", "task", "op", "model", "seed", "steps", "lr", "weight_decay",
+                   "parent", "mask_step", "pruner", "sparsity", "start", "t_mem", "t_gen",
+                   "wall_seconds", "finished", "problem"]
+        return pd.DataFrame(rows, columns=columns).astype(
+            {"seed": "Int64", "steps": "Int64", "mask_step": "Int64", "t_mem": "Int64", "t_gen": "Int64"})
+
+    def lock(self, cfg: RunConfig) -> FileLock:
+        """An exclusive lock on this configuration, to use as a context manager: a second process
+        (or thread) asking for the same run waits here, then finds it finished. filelock, not
+        fcntl: it works on Windows too."""
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        with open(self.root / "locks" / f"{cfg.key}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return FileLock(self.root / "locks" / f"{cfg.key}.lock")

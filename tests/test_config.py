@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from gtlib.config import MaskSpec, OptimConfig, RunConfig, derive, from_json, to_json
-from gtlib.experiments import base_config
+from gtlib.presets import dense_config
 from gtlib.tasks import ModularArithmetic
 
 
@@ -17,7 +17,7 @@ def test_identity_is_the_non_default_fields():
 def test_keys_are_stable_and_change_with_any_setting():
     # Pinned: the committed paper-scale results are stored under this key. If it changes, a
     # default changed silently (bump config.SCHEMA on purpose instead).
-    assert base_config(scale="paper").key == "c9dca30088fb51c6"
+    assert dense_config(scale="paper").key == "c9dca30088fb51c6"
     assert RunConfig().key == RunConfig().key
     variants = [RunConfig(seed=1), RunConfig(steps=100), RunConfig(optim=OptimConfig(weight_decay=0.0)),
                 RunConfig(task=ModularArithmetic(pairs="a<b")), derive(RunConfig())]

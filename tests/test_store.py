@@ -9,7 +9,7 @@ import gtlib.runs
 from conftest import tiny_config
 from gtlib.config import derive
 from gtlib.runs import run
-from gtlib.store import Store
+from gtlib.store import CorruptRunError, Store, seal
 
 
 @contextlib.contextmanager
@@ -76,9 +76,13 @@ def test_an_interrupted_run_leaves_no_entry_and_resumes_from_its_last_checkpoint
     assert torch.equal(resumed.weights()["W_U"], uninterrupted.weights()["W_U"])
 
 
-def test_force_retrains(store, tiny):
+def test_force_retrains(store, tiny, monkeypatch):
+    trained = []
+    real_train = gtlib.runs.train
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
     first = run(tiny, store, progress=False)
     again = run(tiny, store, progress=False, force=True)
+    assert len(trained) == 2
     assert again.meta["finished"] >= first.meta["finished"]
     np.testing.assert_array_equal(again.history["train_loss"], first.history["train_loss"])
 
@@ -94,8 +98,10 @@ def test_read_only_roots_are_found_and_never_written(tmp_path, tiny):
 def test_checkpoints_cannot_run_code(store, tiny):
     result = run(tiny, store, progress=False)
     torch.save({"W_E": np.array([1.0])}, result.path / "weights" / "step_0000000.pt")  # a pickled object
-    with pytest.raises(Exception, match="Weights only load failed"):
-        result.weights(0)
+    (result.path / "checksums.json").unlink()
+    seal(result.path)  # a results folder from elsewhere, its checksums consistent
+    with pytest.raises(CorruptRunError, match="step_0000000.pt cannot be read .*Weights only load failed"):
+        store.load(tiny).weights(0)
 
 
 def test_a_missing_checkpoint_names_the_saved_ones(store, tiny):
@@ -194,3 +200,29 @@ def test_resume_points_do_not_depend_on_the_checkpoints_kept(store, tiny, monkey
     resumed = run(lean, store, progress=False, resume_every=15)
     assert resumed.meta["resumed_from_step"] == 30
     assert resumed.checkpoint_steps == [0, 60]
+
+
+def test_the_store_lists_what_it_holds(store, tiny):
+    run(derive(tiny, sparsity=0.6), store, progress=False)
+    table = store.listing()
+    assert set(table["key"]) == {tiny.key, derive(tiny, sparsity=0.6).key}
+    ticket = table.set_index("key").loc[derive(tiny, sparsity=0.6).key]
+    assert (ticket["parent"], ticket["pruner"], ticket["sparsity"], ticket["start"]) == (
+        tiny.key, "magnitude", 0.6, "mask")
+    assert ticket["steps"] == 60 and ticket["problem"] == ""
+
+
+def test_a_probe_is_logged_and_a_stored_run_without_it_is_retrained(store, tiny, monkeypatch):
+    import dataclasses
+
+    plain = run(tiny, store, progress=False)
+    assert "l2_per_matrix" not in plain.history.series
+    probed = run(dataclasses.replace(tiny, probes=("per_matrix_norms",)), store, progress=False)
+    assert probed.config.key == tiny.key  # which probes are logged is not part of the identity
+    per_matrix = probed.history["l2_per_matrix"]
+    assert per_matrix.shape == probed.history["l2"].shape
+    # The authors' per-matrix mean is below the global norm of the four matrices together.
+    assert np.all(per_matrix < probed.history["l2"])
+    np.testing.assert_array_equal(probed.history["test_loss"], plain.history["test_loss"])
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert run(tiny, store, progress=False).path == probed.path  # serves requests without probes

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gtlib.runs import build
+from gtlib.starting_points import build
 from gtlib.train import resolve_device, train
 
 

@@ -1,0 +1,17 @@
+"""One module per figure family, each with the same three faces:
+
+- ``runs(scale, task, model, ...)``: the runs behind the figure, trained where missing (parents
+  first, in batches), as ``{label: [one finished Run per seed]}``;
+- ``checks(runs, ...)``: the paper's claims as `gtlib.claims.Check` objects, each with its pass rule;
+  the module's ``QUICK`` says which are asserted at the quick scale and ``UNCHECKED`` which claims of
+  the paper are not checked, and why;
+- ``plot(runs, ...)``: the figure.
+
+| module | paper figures | notebook |
+|---|---|---|
+| `grokked_ticket` | 1 | `fig1_grokked_ticket.ipynb` |
+| `across_tasks` | 2a-e, 10, 11 | `fig2_tasks.ipynb` |
+| `sparsity` | 3a, 3b, 4b, 17 | `fig3_sparsity_sweep.ipynb` |
+| `ticket_time` | 4a | `fig4_ticket_time.ipynb` |
+| `controls` | 5a, 5b, 6, 12, 13, 14, 16 | `fig5_controls.ipynb` |
+"""

@@ -1,0 +1,162 @@
+"""Figures 5, 6, 12, 13, 14 and 16: neither weight norm nor sparsity explains the grokked ticket
+(paper §4, App C, App G).
+
+Besides the dense run and its grokked ticket (sparsity 0.6, mask from the last step):
+- the *norm-matched controls* (§4.1): the dense θ0 · r_p with r_p = ‖θ0 ⊙ m‖_p / ‖θ0‖_p, p = 1, 2,
+  trained without a mask: a dense network at the ticket's initial norm;
+- *pruning at initialisation* (§4.2): masks of the same sparsity scored on θ0 by random pruning,
+  SNIP, GraSP or SynFlow, trained from θ0 ⊙ m.
+How each starting point is made is in `gtlib.derive`.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import plots
+from ..claims import Check, at_step, below, fmt, least, never_or_after, slug, with_quick
+from ..config import derive
+from ..presets import as_kind, check_scale, dense_config
+from ..runs import run_many
+from ..store import Run, Store
+
+PRUNERS_AT_INIT = ("random", "snip", "grasp", "synflow_tokens")
+NORMED = ("dense", "ticket", "L1 control", "L2 control")
+
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
+QUICK: dict[str, bool] = {}
+
+UNCHECKED = {
+    "Fig 6: the L2 norms reach a \"generalized zone\"": "checked as final L2 norms within a factor "
+    "1.2 of each other; the zone itself is not defined in the paper",
+}
+
+
+def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *,
+         seeds: list[int] = (0,), sparsity: float = 0.6, pruners: list[str] = PRUNERS_AT_INIT,
+         norm_ratio: str = "global", task_params: dict | None = None, model_params: dict | None = None,
+         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
+    """``{"dense", "ticket", "L1 control", "L2 control", <pruner>...: one run per seed}``.
+    ``norm_ratio``: the paper's global ratio, or ``"per_matrix"`` (the authors' code)."""
+    check_scale(scale)
+    seeds, pruners = as_kind("seeds", seeds, list), as_kind("pruners", pruners, list)
+    plan: dict[str, list] = {}
+    for seed in seeds:
+        dense = dense_config(task, model, scale=scale, seed=seed,
+                             task_params=as_kind("task_params", task_params, dict),
+                             model_params=as_kind("model_params", model_params, dict),
+                             checkpoint_every=None)
+        variants = {
+            "dense": dense,
+            "ticket": derive(dense, sparsity=sparsity),
+            "L1 control": derive(dense, sparsity=sparsity, use="l1_norm", norm_ratio=norm_ratio),
+            "L2 control": derive(dense, sparsity=sparsity, use="l2_norm", norm_ratio=norm_ratio),
+            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p) for p in pruners},
+        }
+        for name, cfg in variants.items():
+            plan.setdefault(name, []).append(cfg)
+    every = [c for cfgs in plan.values() for c in cfgs]
+    done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
+    return {name: [done[c] for c in cfgs] for name, cfgs in plan.items()}
+
+
+def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) -> list[Check]:
+    """``figures`` labels the claims of the norm-matched controls, of pruning at initialisation and
+    of the norms (three seeds: Fig 12, 14, 12; the Transformer: Fig 16, -, 13). Times are compared
+    seed by seed: a claim holds when it holds for every seed."""
+    norm_fig, pai_fig, norms_fig = as_kind("figures", figures, list)
+    pruners = [name for name in runs if name not in NORMED]
+    seeds = [r.config.seed for r in runs["dense"]]
+    t_gen = {name: [r.history.t_gen for r in group] for name, group in runs.items()}
+    several = f" (seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
+
+    def per_seed(values) -> str:
+        return " / ".join(fmt(v) for v in values)
+
+    out = []
+    for control in ("L1 control", "L2 control"):
+        pairs = list(zip(t_gen["ticket"], t_gen[control]))
+        out.append(Check(
+            f"{slug(norm_fig)}.ticket_beats_{control.split()[0].lower()}", norm_fig,
+            f"The ticket generalises far faster than the dense {control} at the same initial norm",
+            "controls grok late, like the dense network (curves only)",
+            "for every seed t_gen(ticket) ≤ ½ t_gen(control), or the control never generalises",
+            f"{per_seed(t_gen['ticket'])} vs {per_seed(t_gen[control])}{several}",
+            all(t is not None and (c is None or t <= 0.5 * c) for t, c in pairs),
+            None if any(t is None for t, _ in pairs) else
+            least(1.0 if c is None else below(t, 0.5 * c) for t, c in pairs)))
+    for pruner in pruners:
+        pairs = list(zip(t_gen[pruner], t_gen["dense"]))
+        out.append(Check(
+            f"{slug(pai_fig)}.{pruner}_no_better", pai_fig,
+            f"Pruning at initialisation ({plots.display(pruner)}) does no better than the dense network",
+            "every method worse than the base (curves only)",
+            "for every seed t_gen(pruned) ≥ t_gen(dense), or never",
+            f"{per_seed(t_gen[pruner])} vs dense {per_seed(t_gen['dense'])}",
+            all(d is not None and (p is None or p >= d) for p, d in pairs),
+            None if any(d is None for _, d in pairs) else least(never_or_after(p, d) for p, d in pairs)))
+    if "random" in pruners and len(pruners) > 1:
+        final = {p: float(np.mean([r.history["test_acc"][-1] for r in runs[p]])) for p in pruners}
+        worst = min((p for p in pruners if p != "random"), key=final.get)
+        out.append(Check(
+            f"{slug(pai_fig)}.some_worse_than_random", pai_fig,
+            "Some method of pruning at initialisation does worse than random pruning",
+            "some methods are worse than random (Fig 5b, 14)",
+            "the lowest final test accuracy among SNIP, GraSP, SynFlow < random pruning's (means over seeds)",
+            ", ".join(f"{plots.display(p)} {v:.2f}" for p, v in final.items()),
+            final[worst] < final["random"], below(final[worst], final["random"])))
+    l1, l2 = ({name: float(np.mean([r.history[norm][-1] for r in runs[name]])) for name in NORMED}
+              for norm in ("l1", "l2"))
+    spread = max(l2.values()) / min(l2.values())
+    out.append(Check(
+        f"{slug(norms_fig)}.l2_similar", norms_fig, "The final L2 norms of θ ⊙ m lie in a similar range",
+        "L2 norms converge to a similar \"generalized zone\"", "largest ≤ 1.2 × smallest (means over seeds)",
+        ", ".join(f"{k} {v:,.1f}" for k, v in l2.items()), spread <= 1.2, below(spread, 1.2)))
+    others = min(v for k, v in l1.items() if k != "ticket")
+    out.append(Check(
+        f"{slug(norms_fig)}.ticket_l1_smallest", norms_fig, "The ticket ends with the smallest L1 norm of θ ⊙ m",
+        "L1 norms converge to different values; the ticket's is smaller",
+        "L1(ticket) < L1 of every other network (means over seeds)",
+        ", ".join(f"{k} {v:,.0f}" for k, v in l1.items()), l1["ticket"] < others, below(l1["ticket"], others)))
+    # The dynamics: each network's L2 norm falls while its test accuracy rises (from t_mem, when it
+    # has fitted the training set, to t_gen).
+    falls = {}
+    for name in NORMED:
+        for r in runs[name]:
+            h = r.history
+            if h.t_mem is not None and h.t_gen is not None and h.t_gen > h.t_mem:
+                falls[(name, r.config.seed)] = (at_step(h, "l2", h.t_gen), at_step(h, "l2", h.t_mem))
+    out.append(Check(
+        f"{slug(norms_fig)}.l2_falls_while_generalising", norms_fig,
+        "The L2 norm of θ ⊙ m falls while test accuracy rises",
+        "L2 norms all fall with the test-accuracy rise (Fig 6)",
+        "L2 at t_gen < L2 at t_mem, for every network and seed that generalises after it fits",
+        ", ".join(f"{k[0]}{f' s{k[1]}' if several else ''}: {a:,.1f} vs {b:,.1f}"
+                  for k, (a, b) in falls.items()) or "no network generalises after it fits",
+        bool(falls) and all(a < b for a, b in falls.values()),
+        least(below(a, b) for a, b in falls.values())))
+    return with_quick(out, QUICK)
+
+
+def plot(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6"), scale: str | None = None):
+    """Test accuracy (log step axis) of the dense run, the ticket and the norm-matched controls;
+    of the ticket against pruning at initialisation (if any); then the L2 and the L1 norm of θ ⊙ m.
+    Mean over seeds, with a min-max band. Panel titles carry the page's ``figures`` labels."""
+    norm_fig, pai_fig, norms_fig = as_kind("figures", figures, list)
+    pruners = [name for name in runs if name not in NORMED]
+    metric = "test_loss" if runs["dense"][0].history.is_regression else "test_acc"
+    normed = {k: runs[k] for k in NORMED}
+    fig, axes = plt.subplots(4 if pruners else 3, 1, figsize=(8, 14 if pruners else 10.5),
+                             constrained_layout=True)
+    heading = plots.setting(runs["dense"][0], scale)
+    plots.variant_curves(normed, metric, title=f"{norm_fig}: weight norm is not the cause; {heading}",
+                         log_x=True, ax=axes[0])
+    if pruners:
+        plots.variant_curves({k: runs[k] for k in ("dense", "ticket", *pruners)}, metric,
+                             title=f"{pai_fig}: sparsity is not the cause", log_x=True, ax=axes[1])
+    plots.variant_curves(normed, "l2", title=f"{norms_fig} (left): L2 norm of θ ⊙ m", ax=axes[-2])
+    plots.variant_curves(normed, "l1", title=f"{norms_fig} (right): L1 norm of θ ⊙ m", ax=axes[-1])
+    if metric.endswith("loss"):
+        for ax in axes[:-2]:
+            ax.set_yscale("log")
+    return fig

@@ -1,0 +1,134 @@
+"""Figure 4a: only a ticket taken after generalisation is a grokked ticket (paper §3.2).
+
+Tickets (sparsity 0.6, rewound to θ0) whose masks come from the dense run's checkpoints, one every
+``checkpoint_every`` steps (the paper: 2k; the authors' ``train_prune.sh``). Tickets from before the
+dense network generalises do not fully generalise: their test accuracy levels off near the dense
+network's at the mask's step. Tickets from after it reach 100 % quickly.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import plots
+from ..claims import Check, at_step, below, fmt, least, never_or_after, slug, with_quick
+from ..config import derive
+from ..presets import as_kind, dense_config
+from ..runs import run_many
+from ..store import Run, Store
+
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
+QUICK: dict[str, bool] = {}
+
+UNCHECKED = {}
+
+# A mask is informative about the plateau only where the dense test accuracy at its step is above
+# this: near chance every ticket "matches" it.
+INFORMATIVE = 0.1
+
+
+def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
+         checkpoint_every: int | None = None, sparsity: float = 0.6, task_params: dict | None = None,
+         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
+    """The dense run (``"dense"``, keeping every checkpoint) and one ticket per checkpoint
+    (``"mask at step 2000"``). ``checkpoint_every`` defaults to the scale's (quick 250, paper 2k)."""
+    keep = {} if checkpoint_every is None else {"checkpoint_every": checkpoint_every}
+    dense = dense_config(task, model, scale=scale, seed=seed, task_params=as_kind("task_params", task_params, dict),
+                         **keep)
+    # The tickets keep only θ0 and their last weights.
+    plan = {f"mask at step {t}": derive(dense, sparsity=sparsity, step=t, checkpoint_every=None)
+            for t in dense.checkpoint_steps[1:]}
+    done = run_many([dense, *plan.values()], store, device=device, progress=progress)
+    return {"dense": [done[0]], **{label: [r] for label, r in zip(plan, done[1:])}}
+
+
+def by_step(runs: dict[str, list[Run]]) -> dict[int, Run]:
+    """``{mask step: ticket}``."""
+    return {int(label.removeprefix("mask at step ")): group[0] for label, group in runs.items()
+            if label.startswith("mask at step ")}
+
+
+def plateau(history) -> float:
+    """A ticket's plateau: its median test accuracy over the logged steps in [t_mem, 5 t_mem] (the
+    whole run if it never fits its training set)."""
+    t_mem, steps = history.t_mem, history.steps
+    window = np.ones(len(steps), bool) if t_mem is None else (steps >= t_mem) & (steps <= 5 * max(t_mem, 1))
+    return float(np.median(history["test_acc"][window]))
+
+
+def checks(runs: dict[str, list[Run]], figure: str = "Fig 4a") -> list[Check]:
+    """Tickets from before the dense network generalises: no full generalisation, a plateau at the
+    dense accuracy of the mask's step, no speed-up. Tickets from after: fast, and 100 %."""
+    f = slug(figure)
+    dense = runs["dense"][0].history
+    tickets = by_step(runs)
+    t_gen, threshold = dense.t_gen, dense.threshold
+    # A dense run that never generalises makes every mask an early one.
+    early = {t: r.history for t, r in tickets.items() if t_gen is None or t < t_gen}
+    late = {t: r.history for t, r in tickets.items() if t_gen is not None and t >= t_gen}
+    out = []
+    if early:
+        peaks = {t: float(h["test_acc"].max()) for t, h in early.items()}
+        out.append(Check(
+            f"{f}.early_not_full", figure,
+            "Tickets taken before the dense network generalises do not fully generalise",
+            "tickets from before 25k (non-grokked) do not fully generalise",
+            f"test accuracy of each never above {threshold:.0%}",
+            ", ".join(f"step {t:,}: {v:.2f}" for t, v in peaks.items()) + " (highest)",
+            all(v <= threshold for v in peaks.values()), least(below(v, threshold) for v in peaks.values())))
+        informative = {t: h for t, h in early.items() if at_step(dense, "test_acc", t) > INFORMATIVE}
+        levels = {t: plateau(h) for t, h in informative.items()}
+        at_mask = {t: at_step(dense, "test_acc", t) for t in informative}
+        gaps = [abs(levels[t] - at_mask[t]) for t in informative]
+        out.append(Check(
+            f"{f}.early_plateau", figure, "Tickets taken before it level off at the dense network's "
+            "test accuracy at the mask's step", "their plateau matches the base model's test accuracy "
+            "at time t", f"|plateau − dense accuracy at the mask's step| ≤ 0.1 for every mask where "
+            f"the dense accuracy is above {INFORMATIVE:g} (plateau: median test accuracy between "
+            "t_mem and 5 t_mem)",
+            ", ".join(f"step {t:,}: {levels[t]:.2f} vs {at_mask[t]:.2f}" for t in informative)
+            or f"no mask with dense accuracy above {INFORMATIVE:g}",
+            bool(gaps) and max(gaps) <= 0.1, least(below(g, 0.1) for g in gaps)))
+        times = {t: h.t_gen for t, h in early.items()}
+        out.append(Check(
+            f"{f}.early_no_faster", figure,
+            "Tickets taken before the dense network generalises are no faster than it",
+            "no speed-up (curves only)", "t_gen of each ≥ t_gen(dense), or never",
+            ", ".join(f"step {t:,}: {fmt(v)}" for t, v in times.items()) + f" vs dense {fmt(t_gen)}",
+            all(v is None or (t_gen is not None and v >= t_gen) for v in times.values()),
+            None if t_gen is None else least(never_or_after(v, t_gen) for v in times.values())))
+    if late:
+        times = {t: h.t_gen for t, h in late.items()}
+        finals = {t: float(h["test_acc"][-1]) for t, h in late.items()}
+        out.append(Check(
+            f"{f}.late_fast", figure, "Tickets taken after it generalise quickly", "reach 100 % quickly",
+            "t_gen of each ≤ half the dense t_gen",
+            ", ".join(f"step {t:,}: {fmt(v)}" for t, v in times.items()) + f" vs dense {fmt(t_gen)}",
+            all(v is not None and v <= 0.5 * t_gen for v in times.values()),
+            None if any(v is None for v in times.values()) else
+            least(below(v, 0.5 * t_gen) for v in times.values())))
+        out.append(Check(
+            f"{f}.late_perfect", figure, "Tickets taken after it generalise perfectly", "reach 100 %",
+            "final test accuracy of each = 1 (every test example)",
+            ", ".join(f"step {t:,}: {v:.4f}" for t, v in finals.items()),
+            all(v == 1.0 for v in finals.values())))
+    return with_quick(out, QUICK)
+
+
+def plot(runs: dict[str, list[Run]], title: str = "Figure 4a", scale: str | None = None):
+    """Test accuracy of the tickets, coloured by the step their mask comes from; below, the dense
+    run itself with those steps marked."""
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
+    tickets = by_step(runs)
+    dense = runs["dense"][0]
+    plots.coloured(axes[0], tickets, "test_acc", "mask at step")
+    axes[0].set_title(f"{title}: tickets from different steps; {plots.setting(dense, scale)}")
+    h = dense.history
+    axes[1].plot(h.steps, h["test_acc"], color=plots.colour("dense"), label="dense test")
+    axes[1].plot(h.steps, h["train_acc"], "--", color=plots.colour("dense"), label="dense train")
+    for t in tickets:
+        axes[1].axvline(t, color="grey", linestyle=":", linewidth=1)
+    plots.finish(axes[1], "accuracy", "the dense run; dotted: the steps the masks come from",
+                 threshold=h.threshold)
+    axes[1].set_ylim(-0.02, 1.02)
+    return fig

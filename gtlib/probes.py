@@ -1,0 +1,54 @@
+"""Probes: quantities logged during training beside the standard `history.SERIES`.
+
+A probe is computed at every logging step (every ``eval_every`` steps), from the model as it is
+then, and stored with the run's history, so an analysis over training needs no checkpoints. A run
+asks for probes by name (`RunConfig.probes`); which probes a run logs does not change its training,
+so it is not part of the run's identity, but a stored run that lacks a requested probe is retrained.
+
+Each registered probe is a factory: called once per training, it returns a function
+``model, data -> {series name: tensor [R]}`` that may keep state between logging steps (for
+example the previous step's mask). ``Probe.series`` names what it logs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .models import PrunableModel
+from .registry import Registry
+from .tasks import Dataset
+
+Measure = Callable[[PrunableModel, Dataset], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    start: Callable[[], Measure]  # a fresh measure for one training
+    series: tuple[str, ...]       # the history series it adds
+
+
+PROBES: Registry[Probe] = Registry("probe")
+
+
+def _per_matrix_norms() -> Measure:
+    def measure(model: PrunableModel, data: Dataset) -> dict[str, torch.Tensor]:
+        weights = [model.weight(n).flatten(1) for n in model.weight_names]
+        return {"l1_per_matrix": torch.stack([w.abs().sum(1) for w in weights]).mean(0),
+                "l2_per_matrix": torch.stack([w.norm(dim=1) for w in weights]).mean(0)}
+    return measure
+
+
+# The authors' norm curves (Fig 6, SPEC §1.7): the L1 and L2 norms of each masked matrix θ_l ⊙ m_l,
+# averaged over the matrices (the standard series `l1`, `l2` are the global norms).
+PROBES.register("per_matrix_norms")(Probe(_per_matrix_norms, ("l1_per_matrix", "l2_per_matrix")))
+
+
+def series_of(names) -> set[str]:
+    """Every series that the probes ``names`` log."""
+    return {s for name in names for s in PROBES.get(name).series}
+
+
+def start(names) -> list[Measure]:
+    return [PROBES.get(name).start() for name in names]
