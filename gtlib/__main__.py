@@ -3,6 +3,9 @@
     python -m gtlib grokked_ticket --scale paper --seed 0      # train what is missing, print times
     python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
+    python -m gtlib claims --scale quick [--device cuda] [PAGE ...]
+        # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale,
+        # exit 1 unless each asserted claim has its expected verdict
     python -m gtlib list [STORE ...]     # every stored run: key, settings, times, provenance
     python -m gtlib verify [STORE ...]   # every run's files against its checksums (exit 1 if corrupt)
 """
@@ -11,17 +14,25 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
+import inspect
 import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from .figures import across_tasks, controls, grokked_ticket, sparsity, ticket_time
+from .claims import MISMATCH, verdicts
+from .paths import REPO_ROOT
 from .presets import SCALES
 from .store import CorruptRunError, Store, check, is_sealed
 
 FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
             "ticket_time": ticket_time, "controls": controls}
+NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
+             "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
+             "fig5_controls.ipynb": controls}
+MANIFEST = REPO_ROOT / "book" / "manifest.yml"
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -56,6 +67,48 @@ def family_runs(name: str, argv: list[str]) -> int:
             h = run.history
             print(f"{label:22s} {run.config.label:45s} t_mem={h.t_mem} t_gen={h.t_gen} "
                   f"tau_grok={h.tau_grok} -> {run.path}")
+    return 0
+
+
+def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
+    """The checks of one manifest page, computed as its notebook computes them: the page's
+    parameters go to its family's ``runs`` or ``checks``, whichever takes them (the rest, such as
+    ``curves`` for the plot, matter only to the figure)."""
+    family = NOTEBOOKS[page["notebook"]]
+    params = {**page.get("parameters", {}), **({"scale": scale} if scale else {}),
+              **({"device": device} if device else {})}
+    takes = lambda fn: {k: v for k, v in params.items() if k in inspect.signature(fn).parameters}  # noqa: E731
+    found = family.runs(**takes(family.runs), progress=progress)
+    return family.checks(found, **takes(family.checks))
+
+
+def claims(argv: list[str]) -> int:
+    """Every page's claims, without Jupyter; at the quick scale, exit 1 on a surprise."""
+    pages = yaml.safe_load(MANIFEST.read_text())["pages"]
+    parser = argparse.ArgumentParser(prog="python -m gtlib claims",
+                                     description="Check every page's claims without Jupyter.")
+    parser.add_argument("pages", nargs="*", metavar="PAGE", help="page outputs (default: all)")
+    parser.add_argument("--scale", choices=SCALES, help="override every page's scale")
+    parser.add_argument("--device", help="override every page's device (auto, cpu, cuda, mps)")
+    args = parser.parse_args(argv)
+    valid = [p["output"] for p in pages]
+    unknown = sorted(set(args.pages) - set(valid))
+    if unknown:
+        print(f"python -m gtlib claims: unknown page(s) {', '.join(unknown)}; valid: {', '.join(valid)}",
+              file=sys.stderr)
+        return 2
+    surprises = []
+    for page in pages:
+        if args.pages and page["output"] not in args.pages:
+            continue
+        scale = args.scale or page.get("parameters", {}).get("scale", "quick")
+        text = verdicts(page_checks(page, args.scale, args.device), scale)
+        print(f"{page['output']}:\n" + "\n".join(f"  {line}" for line in text.splitlines()), flush=True)
+        if MISMATCH in text:
+            surprises.append(page["output"])
+    if surprises:
+        print(f"asserted verdicts not as expected on: {', '.join(surprises)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -105,12 +158,12 @@ def verify(argv: list[str]) -> int:
     return 1 if corrupt else 0
 
 
-COMMANDS = {**{name: functools.partial(family_runs, name) for name in FAMILIES}, "list": listing,
-            "verify": verify}
+COMMANDS = {**{name: functools.partial(family_runs, name) for name in FAMILIES}, "claims": claims,
+            "list": listing, "verify": verify}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch on the first argument: a figure family, ``list`` or ``verify``."""
+    """Dispatch on the first argument: a figure family, ``claims``, ``list`` or ``verify``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)

@@ -11,6 +11,7 @@ from typing import Callable, ClassVar
 
 import torch
 
+from . import mnist_data
 from .registry import Registry
 
 TASKS: Registry[type] = Registry("task")
@@ -204,8 +205,6 @@ class MNIST:
             _check_positive("n_test", self.n_test)
 
     def build(self, seed: int) -> Dataset:
-        from . import mnist_data
-
         if self.source == "embedded":
             images, labels = mnist_data.load_embedded()
             order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).numpy()

@@ -56,3 +56,5 @@ def test_notebook_shape(path):
             assert "pip install" not in source
             assert not cell.get("outputs") or "NBVAL_CHECK_OUTPUT" in source, \
                 "committed notebooks keep only the outputs that nbval checks"
+            if cell is not params[0]:  # logic belongs in gtlib.figures: a cell only calls it
+                assert len(source.strip().splitlines()) <= 8, source

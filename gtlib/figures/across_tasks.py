@@ -17,10 +17,24 @@ from ..presets import as_kind, check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict. Fig 2c at the
-# quick scale: the dense networks for subtraction and a² + b² have only just generalised when their
-# masks are taken (1,500 steps), so those tickets are not asserted.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict; the margins on the
+# recording machine are in the comments. Not asserted: Fig 2c's tickets for subtraction and a² + b²
+# (their dense networks have only just generalised when the masks are taken at 1,500 steps, and the
+# tickets never reach 95 %: no margin to measure); MNIST's ticket (+9 %); Figure 11's losses (-4 % to
+# +10 %: in 1,500 steps the losses are still falling when the runs end).
+QUICK: dict[str, bool] = {
+    "fig2.modular.dense_groks": True, "fig2.modular.ticket_earlier": True,               # +950 %, +76 %
+    "fig2.modular.ticket_with_dense_fit": False,                                        # -106 %
+    "fig2a.modular.dense_groks": True, "fig2a.modular.ticket_earlier": True,             # +928 %, +72 %
+    "fig2a.modular.ticket_with_dense_fit": False,                                       # -143 %
+    "fig2b.modular.dense_groks": True, "fig2b.modular.ticket_earlier": True,             # +485 %, +62 %
+    "fig2c.add.dense_groks": True, "fig2c.add.ticket_earlier": True,                     # +950 %, +76 %
+    "fig2c.subtract.dense_groks": True, "fig2c.multiply.dense_groks": True,              # +1133 %, +411 %
+    "fig2c.multiply.ticket_earlier": True, "fig2c.x2y2.dense_groks": True,               # +76 %, +1150 %
+    "fig2d.polynomial.dense_groks": True, "fig2d.polynomial.ticket_earlier": True,       # +376 %, +42 %
+    "fig2e.sparseparity.dense_groks": True, "fig2e.sparseparity.ticket_earlier": True,   # +509 %, +95 %
+    "fig10c.mnist.dense_groks": True,                                                   # +25 %
+}
 
 UNCHECKED = {
     "Fig 2c lists its operations": "the paper does not name them; we use the authors' 2024 code's",
@@ -67,7 +81,7 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 2", curves: str | None
     """For every group the dense network groks and the ticket generalises earlier (times are means
     over seeds; a run that never gets there makes its mean "never"). Figure 2a also: the ticket
     generalises about when the dense network fits. With ``curves="loss"`` (Figure 11): the
-    ticket's train and test losses fall below `LOSS_THRESHOLD` before the dense network's."""
+    ticket's train and test losses approach zero before the dense network's."""
     f = slug(figure)
     out = []
     for name, (dense_runs, ticket_runs) in groups(runs).items():
@@ -76,17 +90,20 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 2", curves: str | None
         seeds = f" (mean of {len(dense)} seeds)" if len(dense) > 1 else ""
         g = f"{f}.{slug(name)}"
         if curves == "loss":
+            # "Reach zero faster": the first step each run's loss falls below a level both reach,
+            # twice the larger of their final losses (cross-entropy never reaches 0, and a fixed
+            # level may be reached by neither).
             for split in ("train", "test"):
-                t_dense = _mean_loss_time(dense, f"{split}_loss")
-                t_ticket = _mean_loss_time(ticket, f"{split}_loss")
+                times = [_times_to_common_level(d, t, f"{split}_loss") for d, t in zip(dense, ticket)]
+                t_dense = sum(d for d, _ in times) / len(times)
+                t_ticket = sum(t for _, t in times) / len(times)
                 out.append(Check(
                     f"{g}.ticket_{split}_loss_first", figure,
-                    f"{name}: the ticket's {split} loss reaches zero sooner",
+                    f"{name}: the ticket's {split} loss approaches zero sooner",
                     "the ticket's losses reach 0 faster (curves only)",
-                    f"first step with {split} loss < {LOSS_THRESHOLD:g}: ticket < dense",
-                    f"{fmt(t_ticket)} vs {fmt(t_dense)}{seeds}",
-                    t_ticket is not None and (t_dense is None or t_ticket < t_dense),
-                    None if t_ticket is None else (1.0 if t_dense is None else below(t_ticket, t_dense))))
+                    f"first step with {split} loss below twice the larger final {split} loss of the "
+                    "two: ticket < dense", f"{fmt(t_ticket)} vs {fmt(t_dense)}{seeds}",
+                    t_ticket < t_dense, below(t_ticket, t_dense)))
             continue
         d_mem, d_gen = mean_time(dense, "t_mem"), mean_time(dense, "t_gen")
         t_gen = mean_time(ticket, "t_gen")
@@ -117,9 +134,12 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 2", curves: str | None
     return with_quick(out, QUICK)
 
 
-def _mean_loss_time(histories, metric: str) -> float | None:
-    times = [first_step_below(h.steps, h[metric], LOSS_THRESHOLD) for h in histories]
-    return None if any(t is None for t in times) else sum(times) / len(times)
+def _times_to_common_level(dense, ticket, metric: str) -> tuple[int, int]:
+    """The first steps at which the dense run's and the ticket's ``metric`` fall below twice the
+    larger of their final values (a level both reach)."""
+    level = 2 * max(float(dense[metric][-1]), float(ticket[metric][-1]))
+    return (first_step_below(dense.steps, dense[metric], level),
+            first_step_below(ticket.steps, ticket[metric], level))
 
 
 def default_curves(runs: dict[str, list[Run]]) -> str:

@@ -23,8 +23,21 @@ from ..store import Run, Store
 PRUNERS_AT_INIT = ("random", "snip", "grasp", "synflow_tokens")
 NORMED = ("dense", "ticket", "L1 control", "L2 control")
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins
+# on the recording machine. Not asserted (within noise): the L2 norms' spread (+12 %, +14 %, +2 %),
+# "some method worse than random" (+14 %, -9 %), the L2 norm falling while generalising (+5 %,
+# +17 %), with three seeds the ticket against the controls (+14 %, -5 %: a seed-1 or seed-2 control
+# that groks at 420-520 steps), the Transformer's L1 norms (+17 %).
+QUICK: dict[str, bool] = {
+    "fig5a.ticket_beats_l1": True, "fig5a.ticket_beats_l2": True,                  # +62 %, +62 %
+    "fig5b.random_no_better": True, "fig5b.snip_no_better": True,                  # +135 %, +100 %
+    "fig5b.grasp_no_better": True, "fig5b.synflow_tokens_no_better": True,         # +138 %, +100 %
+    "fig6.ticket_l1_smallest": True,                                               # +26 %
+    "fig14.random_no_better": True, "fig14.snip_no_better": True,                  # +36 %, +85 %
+    "fig14.grasp_no_better": True, "fig14.synflow_tokens_no_better": True,         # +88 %, +100 %
+    "fig12.ticket_l1_smallest": True,                                              # +27 %
+    "fig16.ticket_beats_l1": True, "fig16.ticket_beats_l2": True,                  # +45 %, +39 %
+}
 
 UNCHECKED = {
     "Fig 6: the L2 norms reach a \"generalized zone\"": "checked as final L2 norms within a factor "

@@ -23,8 +23,16 @@ from ..store import Run, Store
 
 PAPER_CRITICAL = 0.81  # App H: the critical sparsity without weight decay
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins
+# on the recording machine. Not asserted: Fig 3b (+17 %: at 1,500 steps most tickets fit within
+# 20-60 steps, logged every 10), Fig 4b's "every ticket up to 0.7 is faster" (+19 %: the ticket at
+# 0.1 is nearly the dense network; 510 against 630 steps here, 680 against 620 on another CPU), and
+# Fig 17b (no ticket reaches 100 % without weight decay in 1,500 steps: no margin to measure).
+QUICK: dict[str, bool] = {
+    "fig3a.tau_lowest_moderate": True, "fig3a.dense_tau_largest": True,   # +51 %, +46 %
+    "fig4b.sparsest_fails": True,                                         # +97 %
+    "fig17a.dense_tickets_fail": True, "fig17a.sparsest_fails": True,     # +90 %, +98 %
+}
 
 UNCHECKED = {
     "Fig 4b: 0.3 is \"not quick enough\"": "a judgement on the curves, with no threshold to test",

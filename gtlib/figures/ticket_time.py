@@ -17,8 +17,16 @@ from ..presets import as_kind, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins
+# on the recording machine. At the quick scale the tickets from before the dense network generalises
+# (masks at 250 and 500 steps) do reach 100 %, the one from step 500 sooner than the dense network:
+# the paper's "no full generalisation" fails there by its largest possible margin for accuracy
+# (-5 %), too small by the rule, while "no faster" fails clearly. Not asserted: "after it, quickly"
+# (+11 %).
+QUICK: dict[str, bool] = {
+    "fig4a.early_plateau": True, "fig4a.early_no_faster": False,   # +97 %, -51 %
+    "fig4a.late_perfect": True,                                    # exact, every test example
+}
 
 UNCHECKED = {}
 
@@ -82,7 +90,7 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 4a") -> list[Check]:
         gaps = [abs(levels[t] - at_mask[t]) for t in informative]
         out.append(Check(
             f"{f}.early_plateau", figure, "Tickets taken before it level off at the dense network's "
-            "test accuracy at the mask's step", "their plateau matches the base model's test accuracy "
+            "test accuracy at the mask's step", "their plateau matches the dense model's test accuracy "
             "at time t", f"|plateau − dense accuracy at the mask's step| ≤ 0.1 for every mask where "
             f"the dense accuracy is above {INFORMATIVE:g} (plateau: median test accuracy between "
             "t_mem and 5 t_mem)",
