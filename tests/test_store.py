@@ -10,6 +10,7 @@ from conftest import tiny_config
 from gtlib.config import derive
 from gtlib.runs import run
 from gtlib.store import CorruptRunError, Store, seal
+from gtlib.train import resolve_device
 
 
 @contextlib.contextmanager
@@ -43,7 +44,7 @@ def test_a_run_folder_holds_config_provenance_history_and_checkpoints(store, tin
     meta = result.meta
     for field in ("device", "git", "torch", "wall_seconds", "config", "finished"):
         assert field in meta
-    assert meta["device"] == "cpu" and meta["key"] == tiny.key
+    assert meta["device"] == str(resolve_device("auto")) and meta["key"] == tiny.key
     assert result.checkpoint_steps == [0, 20, 40, 60]
     assert result.history.steps.tolist() == list(range(0, 61, 5))
     assert not (store.root / "partial" / tiny.key).exists()

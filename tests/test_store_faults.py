@@ -334,7 +334,9 @@ def test_a_batch_interrupted_at_different_steps_resumes_each_run_alone(tmp_path,
     assert [r.meta["resumed_from_step"] for r in resumed] == [20, 0]
     assert [r.meta["batch_size"] for r in resumed] == [1, 1]
     for got, ref in zip(resumed, reference):
-        np.testing.assert_array_equal(got.history["test_loss"], ref.history["test_loss"])
+        # The reference trained as a batch of two, these alone: on a GPU other batch shapes can
+        # use other kernels, so the floats agree closely rather than bit for bit.
+        np.testing.assert_allclose(got.history["test_loss"], ref.history["test_loss"], rtol=1e-6)
 
 
 def test_an_unknown_command_names_the_valid_ones(capsys):
