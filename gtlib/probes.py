@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from .analysis.fourier import fourier_entropy, neuron_inputs
 from .models import PrunableModel
 from .registry import Registry
 from .tasks import Dataset
@@ -43,6 +44,22 @@ def _per_matrix_norms() -> Measure:
 # The authors' norm curves (Fig 6, SPEC §1.7): the L1 and L2 norms of each masked matrix θ_l ⊙ m_l,
 # averaged over the matrices (the standard series `l1`, `l2` are the global norms).
 PROBES.register("per_matrix_norms")(Probe(_per_matrix_norms, ("l1_per_matrix", "l2_per_matrix")))
+
+
+def _fourier_entropy() -> Measure:
+    def measure(model: PrunableModel, data: Dataset) -> dict[str, torch.Tensor]:
+        if not {"W_in", "W_E"} <= set(model.weight_names):
+            raise ValueError("the fourier_entropy probe needs the paper's MLP (W_in and W_E); "
+                             f"this model has {', '.join(model.weight_names)}")
+        rows = neuron_inputs({n: model.weight(n) for n in ("W_in", "W_E")})  # θ ⊙ m: [R, H, p]
+        return {"fourier_entropy": fourier_entropy(rows),
+                "fourier_entropy_authors": fourier_entropy(rows, "authors")}
+    return measure
+
+
+# Fig 8: the Fourier entropy of the neurons' input weights W_in · W_E (θ ⊙ m), both variants
+# (`gtlib.analysis.fourier`).
+PROBES.register("fourier_entropy")(Probe(_fourier_entropy, ("fourier_entropy", "fourier_entropy_authors")))
 
 
 def series_of(names) -> set[str]:

@@ -1,0 +1,141 @@
+"""Figures 18 and 19: the trained weights and the grokked ticket's masks are periodic; masks from
+pruning at initialisation are not (paper App I).
+
+The runs are those of Figures 1 and 5 (the dense run, its grokked ticket, the networks pruned at
+initialisation): no training of their own. Periodicity over the residues is measured by the
+*spectral concentration* of a matrix's rows (`gtlib.analysis.fourier`): the share of their average
+power spectrum held by the three strongest frequencies, compared with random masks of the same
+density. Only W_E and W_U have a residue axis (their columns are the 67 residues); W_in and W_out
+are shown but not measured.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .. import plots
+from ..analysis.fourier import random_concentration, spectral_concentration
+from ..claims import Check, above, below, slug, with_quick
+from ..config import derive
+from ..presets import as_kind, check_scale, dense_config
+from ..runs import run_many
+from ..store import Run, Store
+from .controls import PRUNERS_AT_INIT
+
+RESIDUE_MATRICES = ("W_E", "W_U")
+MORE_PERIODIC = 1.25  # "periodic": at least this many times a random mask's concentration
+
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
+QUICK: dict[str, bool] = {}
+
+UNCHECKED = {
+    "the masks show *the same* periodicity as the weights": "the masks' strongest frequencies are "
+    "sums and differences of the weights' (a magnitude mask keeps where |Σ cos| is large); the table "
+    "lists both",
+}
+
+
+def runs(scale: str = "quick", *, seed: int = 0, sparsity: float = 0.6,
+         pruners: list[str] = PRUNERS_AT_INIT, task_params: dict | None = None, device: str = "auto",
+         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
+    """``{"dense", "ticket", <pruner>...: [run]}``: the runs of Figures 1 and 5 (paper's MLP,
+    modular addition)."""
+    check_scale(scale)
+    pruners = as_kind("pruners", pruners, list)
+    dense = dense_config("modular", "mlp", scale=scale, seed=seed, checkpoint_every=None,
+                         task_params=as_kind("task_params", task_params, dict))
+    plan = {"dense": dense, "ticket": derive(dense, sparsity=sparsity),
+            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p) for p in pruners}}
+    done = run_many(list(plan.values()), store, device=device, progress=progress)
+    return {name: [r] for name, r in zip(plan, done)}
+
+
+def concentrations(runs: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
+    """Spectral concentration of W_E and W_U: of the dense run's weights at step 0 and at the end,
+    of every mask, and of random masks of each mask's density."""
+    dense = runs["dense"][0]
+    out = {"θ0": {n: spectral_concentration(dense.weights(0)[n]) for n in RESIDUE_MATRICES},
+           "trained weights": {n: spectral_concentration(dense.weights()[n]) for n in RESIDUE_MATRICES}}
+    for name, group in runs.items():
+        if name == "dense":
+            continue
+        masks = group[0].masks()
+        out[f"{name} mask"] = {n: spectral_concentration(masks[n]) for n in RESIDUE_MATRICES}
+        out[f"{name} random reference"] = {
+            n: random_concentration(tuple(masks[n].shape), float(masks[n].mean())) for n in RESIDUE_MATRICES}
+    return out
+
+
+def _mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def checks(runs: dict[str, list[Run]], figures=("Fig 18", "Fig 19")) -> list[Check]:
+    """The trained weights are periodic (concentration at least twice θ0's); the ticket's masks are
+    (at least 1.25 × random masks of their density); masks from pruning at initialisation are not
+    (below 1.25 × random). W_E and W_U averaged."""
+    fig18, fig19 = as_kind("figures", figures, list)
+    c = concentrations(runs)
+    trained, theta0 = _mean(c["trained weights"]), _mean(c["θ0"])
+    ratio = {name.removesuffix(" mask"): _mean(v) / _mean(c[name.replace(" mask", " random reference")])
+             for name, v in c.items() if name.endswith(" mask")}
+    out = [Check(
+        f"{slug(fig18)}.weights_periodic", fig18, "The trained weights W_E and W_U are periodic",
+        "periodic patterns in the trained weights", "spectral concentration ≥ 2 × θ0's",
+        f"{trained:.2f} vs θ0 {theta0:.2f}", trained >= 2 * theta0, above(trained, 2 * theta0)),
+        Check(f"{slug(fig18)}.ticket_masks_periodic", fig18, "The grokked ticket's masks are periodic",
+              "the masks show the periodicity", f"concentration ≥ {MORE_PERIODIC} × random masks of the same density",
+              f"{ratio['ticket']:.2f} × random", ratio["ticket"] >= MORE_PERIODIC,
+              above(ratio["ticket"], MORE_PERIODIC))]
+    for name, value in ratio.items():
+        if name == "ticket":
+            continue
+        out.append(Check(
+            f"{slug(fig19)}.{name}_masks_not_periodic", fig19,
+            f"Masks from pruning at initialisation ({plots.display(name)}) are not periodic",
+            "no periodic structure", f"concentration < {MORE_PERIODIC} × random masks of the same density",
+            f"{value:.2f} × random", value < MORE_PERIODIC, below(value, MORE_PERIODIC)))
+    return with_quick(out, QUICK)
+
+
+def display_order(weights: torch.Tensor) -> torch.Tensor:
+    """An order of the rows of a ``[d, p]`` matrix by the frequency, then the phase, of each row's
+    strongest component over the residues: rows of one frequency come together and their stripes
+    line up (the order of the d embedding dimensions is arbitrary)."""
+    spectrum = torch.fft.rfft(weights.double(), dim=-1)[:, 1:]
+    freq = spectrum.abs().argmax(-1)
+    phase = torch.angle(spectrum.gather(1, freq[:, None]))[:, 0]
+    return torch.from_numpy(np.lexsort((phase.numpy(), freq.numpy())))
+
+
+def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Figures 18 and 19"):
+    """One row per network: the dense run's trained weights, then the masks of the ticket and of
+    each pruning at initialisation; one column per matrix (W_E, W_in, W_out, W_U). The embedding
+    dimensions of W_E and W_U are ordered by the trained weights' dominant frequency and phase, the
+    same order in every row, so that periodic structure shows as stripes."""
+    trained = runs["dense"][0].weights()
+    order = {n: display_order(trained[n]) for n in RESIDUE_MATRICES}
+    rows = [("trained weights\n(dense)", trained, "RdBu_r")]
+    rows += [(f"{plots.display(name)}\nmask", group[0].masks(), "Greys")
+             for name, group in runs.items() if name != "dense"]
+    names = list(runs["dense"][0].masks())
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(10, 2.2 * len(rows)), constrained_layout=True)
+    for r, (label, tensors, cmap) in enumerate(rows):
+        for col, name in enumerate(names):
+            image = tensors[name].float()
+            if name in RESIDUE_MATRICES:
+                image = image[order[name]].T  # residues down the side, dimensions ordered
+            image = image.numpy()
+            ax = axes[r, col]
+            limit = abs(image).max() or 1
+            ax.imshow(image, aspect="auto", cmap=cmap, interpolation="nearest",
+                      vmin=-limit if cmap == "RdBu_r" else 0, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name + (" (residues × d)" if name in RESIDUE_MATRICES else ""), fontsize=9)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(f"{title}: {plots.setting(runs['dense'][0], scale)}")
+    return fig
