@@ -21,17 +21,21 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .figures import across_tasks, controls, grokked_ticket, sparsity, ticket_time
+from .figures import (across_tasks, controls, graphs, grokked_ticket, mask_dynamics, periodicity,
+                      sparsity, ticket_time, weights_and_masks)
 from .claims import MISMATCH, verdicts
 from .paths import REPO_ROOT
 from .presets import SCALES
 from .store import CorruptRunError, Store, check, is_sealed
 
 FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
-            "ticket_time": ticket_time, "controls": controls}
+            "ticket_time": ticket_time, "controls": controls, "mask_dynamics": mask_dynamics,
+            "periodicity": periodicity, "weights_and_masks": weights_and_masks, "graphs": graphs}
 NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
              "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
-             "fig5_controls.ipynb": controls}
+             "fig5_controls.ipynb": controls, "fig7_mask_dynamics.ipynb": mask_dynamics,
+             "fig8_periodicity.ipynb": periodicity, "fig18_weights_and_masks.ipynb": weights_and_masks,
+             "fig9_graphs.ipynb": graphs}
 MANIFEST = REPO_ROOT / "book" / "manifest.yml"
 
 

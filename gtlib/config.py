@@ -89,7 +89,7 @@ class RunConfig:
                              f"got {self.checkpoint_every!r}")
         object.__setattr__(self, "probes", tuple(self.probes))
         for name in self.probes:
-            PROBES.get(name)
+            PROBES.get(name).check(name, self.model)
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         if self.mask is not None:

@@ -28,6 +28,13 @@ Measure = Callable[[PrunableModel, Dataset], dict[str, torch.Tensor]]
 class Probe:
     start: Callable[[], Measure]  # a fresh measure for one training
     series: tuple[str, ...]       # the history series it adds
+    models: tuple[str, ...] | None = None  # the models it applies to (None: every model)
+
+    def check(self, name: str, model) -> None:
+        """Refuse, before anything trains, a model the probe cannot measure."""
+        if self.models is not None and model.name not in self.models:
+            raise ValueError(f"probe {name!r} applies to the model(s) {', '.join(self.models)}, "
+                             f"not {model.name!r}")
 
 
 PROBES: Registry[Probe] = Registry("probe")
@@ -59,7 +66,8 @@ def _fourier_entropy() -> Measure:
 
 # Fig 8: the Fourier entropy of the neurons' input weights W_in · W_E (θ ⊙ m), both variants
 # (`gtlib.analysis.fourier`).
-PROBES.register("fourier_entropy")(Probe(_fourier_entropy, ("fourier_entropy", "fourier_entropy_authors")))
+PROBES.register("fourier_entropy")(Probe(_fourier_entropy, ("fourier_entropy", "fourier_entropy_authors"),
+                                         models=("mlp",)))
 
 
 def series_of(names) -> set[str]:

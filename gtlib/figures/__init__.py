@@ -14,4 +14,8 @@
 | `sparsity` | 3a, 3b, 4b, 17 | `fig3_sparsity_sweep.ipynb` |
 | `ticket_time` | 4a | `fig4_ticket_time.ipynb` |
 | `controls` | 5a, 5b, 6, 12, 13, 14, 16 | `fig5_controls.ipynb` |
+| `mask_dynamics` | 7, 15 | `fig7_mask_dynamics.ipynb` |
+| `periodicity` | 8 | `fig8_periodicity.ipynb` |
+| `graphs` | 9, 20 | `fig9_graphs.ipynb` |
+| `weights_and_masks` | 18, 19 | `fig18_weights_and_masks.ipynb` |
 """

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from .. import plots
 from ..analysis.masks import distances_over_training, unrelated_distance
@@ -46,11 +47,16 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
          checkpoint_every: int | None = None, task_params: dict | None = None, device: str = "auto",
          store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
     """The dense run, keeping a checkpoint every ``checkpoint_every`` steps: ``{"dense": [run]}``.
-    With the default spacing on modular arithmetic this is the dense run of Figure 4a."""
+    On modular arithmetic, with the default spacing, this is the dense run of Figure 4a. On the
+    other tasks the dense runs of Figure 2 kept only their last weights, and their tickets were made
+    from those: rather than replace them, Figure 15 trains runs of its own, which log metrics twice
+    as often (so they are other runs, with other keys)."""
     check_scale(scale)
     every = checkpoint_every or default_spacing(scale, task)
+    preset = PRESETS[scale].get(task, {})
+    own = {} if preset.get("checkpoint_every") else {"eval_every": max(1, preset.get("eval_every", 10) // 2)}
     dense = dense_config(task, model, scale=scale, seed=seed, checkpoint_every=every,
-                         task_params=as_kind("task_params", task_params, dict))
+                         task_params=as_kind("task_params", task_params, dict), **own)
     return {"dense": run_many([dense], store, device=device, progress=progress)}
 
 
@@ -129,3 +135,14 @@ def plot(runs: dict[str, list[Run]], title: str = "Figure 7", scale: str | None 
     axes[0].set_title(f"{title}: masks of consecutive checkpoints; {plots.setting(run, scale)}")
     axes[-1].set_xlabel("step at the end of the interval")
     return fig
+
+
+def table(runs: dict[str, list[Run]], sparsity: float = 0.6):
+    """The numbers behind the figure: per interval, the Jaccard distance of each matrix and the
+    change of test accuracy (or of log test loss)."""
+    run = runs["dense"][0]
+    d = dynamics(run, sparsity)
+    kind = "Δ log10 test loss (fall)" if run.history.is_regression else "Δ test accuracy"
+    columns = {"interval end": d["steps"], **{f"JD {n}": v for n, v in d["distance"].items()},
+               "JD mean": d["mean"], kind: d["change"]}
+    return pd.DataFrame(columns).round(3).set_index("interval end")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from .. import plots
@@ -65,6 +66,12 @@ def concentrations(runs: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
         out[f"{name} random reference"] = {
             n: random_concentration(tuple(masks[n].shape), float(masks[n].mean())) for n in RESIDUE_MATRICES}
     return out
+
+
+def table(runs: dict[str, list[Run]]) -> pd.DataFrame:
+    """The spectral concentration of W_E and W_U for the weights, every mask and its random
+    reference."""
+    return pd.DataFrame(concentrations(runs)).T.round(3)
 
 
 def _mean(values: dict[str, float]) -> float:
