@@ -70,6 +70,11 @@ class Check:
     margin: float | None = None
     quick_expected: bool | None = None  # the verdict CI asserts at the quick scale; None: nothing
 
+    def __post_init__(self):  # numpy and pandas comparisons give their own booleans and floats
+        object.__setattr__(self, "holds", bool(self.holds))
+        if self.margin is not None:
+            object.__setattr__(self, "margin", float(self.margin))
+
 
 def with_quick(checks: list[Check], quick: dict[str, bool]) -> list[Check]:
     """The checks with the verdicts their family asserts at the quick scale (claim id -> verdict)."""

@@ -92,3 +92,35 @@ def test_the_fourier_entropy_probe_refuses_a_model_without_an_embedding(store, t
         dataclasses.replace(tiny, task=SparseParity(n_bits=6, k=2, n_train=40, n_test=40),
                             model=DeepMLPConfig(hidden=(8,)), probes=("fourier_entropy",))
     assert not store.root.exists()
+
+
+def test_spectral_gaps_of_known_graphs():
+    import numpy as np
+
+    from gtlib.analysis.graphs import ramanujan_gap, weighted_spectral_gap
+
+    # The complete bipartite graph K_{4,6}: M all ones has one singular value √24, the rest 0.
+    full = np.ones((4, 6))
+    assert weighted_spectral_gap(full, full) == pytest.approx(1.0)
+    d_avg = 2 * 24 / 10
+    assert ramanujan_gap(full) == pytest.approx(math.sqrt(2 * d_avg - 1))
+    assert ramanujan_gap(full, "standard") == pytest.approx(2 * math.sqrt(d_avg - 1))
+    # A 2-regular bipartite cycle C_8 (4 + 4 nodes): singular values 2, √2, √2, 0.
+    cycle = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 1]], dtype=float)
+    assert ramanujan_gap(cycle) == pytest.approx(math.sqrt(3) - math.sqrt(2))
+    assert weighted_spectral_gap(cycle, cycle) == pytest.approx((2 - math.sqrt(2)) / 2)
+    with pytest.raises(ValueError, match="unknown Ramanujan bound 'loose'; valid: paper, standard"):
+        ramanujan_gap(cycle, "loose")
+
+
+def test_path_length_and_clustering_of_known_relational_graphs():
+    import numpy as np
+
+    from gtlib.analysis.graphs import path_length_and_clustering
+
+    # Every off-diagonal weight kept: the relational graph is complete, L = 1 and C = 1.
+    complete = 1 - np.eye(5)
+    assert path_length_and_clustering(complete) == pytest.approx((1.0, 1.0))
+    # A path 0-1-2-3 (M[j, i] = 1 for i = j + 1): L = (1+2+3+1+2+1)·2 / 12 = 5/3, no triangles.
+    path = np.eye(4, k=1)
+    assert path_length_and_clustering(path) == pytest.approx((5 / 3, 0.0))

@@ -21,8 +21,10 @@ from ..claims import Check, above, at_step, below, least, slug, spearman, with_q
 from ..store import Run, Store
 from . import mask_dynamics
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margin on
+# the recording machine. Not asserted: the weighted gap (-10 %), the path length (+1 %), the
+# clustering (-6 %), Figure 20's per-layer claims (-6 %, +12 %).
+QUICK: dict[str, bool] = {"fig9a.ramanujan_gap_falls": True}  # +25 %
 
 UNCHECKED = {
     "the values of Table 1's graph rows": "they depend on a construction the paper does not give; "

@@ -24,8 +24,13 @@ from ..presets import PRESETS, as_kind, check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict. The claims compare
+# intervals, so they have no margin in percent; Figure 7's hold in the same intervals (ending at
+# step 500) on the recording machine, with torch's non-vectorised kernels and with one thread.
+# Figure 15's are not asserted: at 5k steps the quick polynomial and parity runs put their peaks in
+# other intervals under the perturbations.
+QUICK: dict[str, bool] = {"fig7.distance_peaks_with_generalisation": True,
+                          "fig7.every_matrix_peaks_there": True}
 
 UNCHECKED = {
     "the peak lies at 16k-20k steps": "that is where the paper's run generalises; ours generalises "

@@ -30,8 +30,11 @@ PROBE = "fourier_entropy"
 PERIODIC = 0.5  # a neuron is periodic when more than half its input power lies at one frequency
 EVAL_EVERY = {"paper": 50, "quick": 10}
 
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict.
-QUICK: dict[str, bool] = {}
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margin on
+# the recording machine. Not asserted: the ticket's early fall (+10 %; half done at step 90 of the
+# 100 allowed, 120 with torch's non-vectorised kernels) and the early periodicity (+21 % here, +5 %
+# with those kernels).
+QUICK: dict[str, bool] = {"fig8.dense_entropy_falls_with_grokking": True}  # +30 %
 
 UNCHECKED = {
     "the ticket's neurons use the frequencies of the generalising solution": "no reference solution "
