@@ -136,6 +136,16 @@ def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def show(checks: list[Check], scale: str = "paper"):
+    """The table for a page: every cell in full (pandas would cut text at 50 characters), text
+    left-aligned, no row numbers, the verdict in bold. The ids are in the verdict list below it."""
+    frame = table(checks, scale).drop(columns="id")
+    return (frame.style.hide(axis="index")
+            .set_properties(**{"text-align": "left", "vertical-align": "top"})
+            .map(lambda v: "font-weight: bold" if v in ("reproduced", "NOT reproduced") else "",
+                 subset=["verdict"]))
+
+
 def summary(checks: list[Check]) -> str:
     """One line, e.g. ``4 of 4 claims reproduced``, for the book's summary page."""
     failed = [c.claim for c in checks if not c.holds]
@@ -187,8 +197,16 @@ def spearman(x, y) -> float:
     return 0.0 if rho is None or math.isnan(rho) else float(rho)
 
 
-def unchecked_table(unchecked: dict[str, str]) -> pd.DataFrame:
-    """The claims of a figure that no check tests, and why (a family's ``UNCHECKED``)."""
-    rows = [{"claim of the paper": claim, "why it is not checked": why} for claim, why in unchecked.items()]
+def unchecked_table(unchecked: dict[str, str], checks: list[Check] | None = None) -> pd.DataFrame:
+    """The claims of a figure that no check tests, and why (a family's ``UNCHECKED``). An entry
+    named "Fig X: ..." is shown only on a page whose ``checks`` include figure X."""
+    shown = {c.figure for c in checks} if checks is not None else None
+
+    def applies(claim: str) -> bool:
+        figure = claim.split(":")[0]
+        return shown is None or not figure.startswith("Fig ") or figure in shown
+
+    rows = [{"claim of the paper": claim, "why it is not checked": why}
+            for claim, why in unchecked.items() if applies(claim)]
     return pd.DataFrame(rows or [{"claim of the paper": "none",
                                   "why it is not checked": "every claim of this figure is checked above"}])

@@ -172,3 +172,17 @@ def test_some_method_at_initialisation_worse_than_random():
     assert verdicts(controls_checks(variants, ["random", "snip", "grasp"]))["fig5b.some_worse_than_random"]
     variants["snip"] = [run(10, None, 0.55)]
     assert not verdicts(controls_checks(variants, ["random", "snip", "grasp"]))["fig5b.some_worse_than_random"]
+
+
+def test_the_page_table_shows_every_cell_in_full():
+    long = "x" * 120
+    html = claims.show([claims.Check("fig1.long", "Fig 1", long, "paper", "rule", "ours", False)]).to_html()
+    assert long in html and "NOT reproduced" in html
+
+
+def test_unchecked_claims_of_other_figures_are_not_listed():
+    unchecked = {"Fig 4b: 0.3 is not quick enough": "a judgement", "a claim of every page": "why"}
+    check = claims.Check("fig3a.x", "Fig 3a", "c", "p", "r", "o", True)
+    shown = claims.unchecked_table(unchecked, [check])["claim of the paper"].tolist()
+    assert shown == ["a claim of every page"]
+    assert len(claims.unchecked_table(unchecked)) == 2

@@ -37,7 +37,7 @@ QUICK: dict[str, bool] = {
 }
 
 UNCHECKED = {
-    "Fig 2c lists its operations": "the paper does not name them; we use the authors' 2024 code's",
+    "Fig 2c: the list of operations": "the paper does not name them; we use the authors' 2024 code's",
     "Fig 10c: MNIST test accuracy reaches 95 %": "with 1,000 training images it never does, here "
     "or in Omnigrok; the times use 85 %",
 }
