@@ -61,6 +61,7 @@ verify: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_analysis.py
 
 clean:
 	rm -rf _build book/generated .gtlib-store
