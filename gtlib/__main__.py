@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .figures import (across_tasks, controls, graphs, grokked_ticket, mask_dynamics, periodicity,
-                      sparsity, ticket_time, weights_and_masks)
+from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
+                      periodicity, sparsity, ticket_time, weights_and_masks)
 from .claims import MISMATCH, verdicts
 from .paths import REPO_ROOT
 from .presets import SCALES
@@ -30,12 +30,13 @@ from .store import CorruptRunError, Store, check, is_sealed
 
 FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
             "ticket_time": ticket_time, "controls": controls, "mask_dynamics": mask_dynamics,
-            "periodicity": periodicity, "weights_and_masks": weights_and_masks, "graphs": graphs}
+            "periodicity": periodicity, "weights_and_masks": weights_and_masks, "graphs": graphs,
+            "edge_popup_table": edge_popup_table}
 NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
              "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
              "fig5_controls.ipynb": controls, "fig7_mask_dynamics.ipynb": mask_dynamics,
              "fig8_periodicity.ipynb": periodicity, "fig18_weights_and_masks.ipynb": weights_and_masks,
-             "fig9_graphs.ipynb": graphs}
+             "fig9_graphs.ipynb": graphs, "table1_edge_popup.ipynb": edge_popup_table}
 MANIFEST = REPO_ROOT / "book" / "manifest.yml"
 
 
@@ -61,8 +62,12 @@ def family_runs(name: str, argv: list[str]) -> int:
                         help="any other parameter of the family's runs(), e.g. seed=1 or seeds=[0,1]")
     args = parser.parse_args(argv)
     try:
-        runs = FAMILIES[name].runs(args.scale, args.task, args.model, device=args.device,
-                                   **dict(args.param))
+        family = FAMILIES[name]
+        takes = inspect.signature(family.runs).parameters
+        where = {k: v for k, v in (("task", args.task), ("model", args.model)) if k in takes}
+        if args.task != "modular" and "task" not in takes:
+            raise ValueError(f"{name} uses modular arithmetic with the paper's MLP only")
+        runs = family.runs(args.scale, device=args.device, **where, **dict(args.param))
     except (TypeError, ValueError) as err:
         print(f"python -m gtlib {name}: {err}", file=sys.stderr)
         return 2

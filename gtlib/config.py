@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .edge_popup import EdgePopupConfig
 from .models import MODELS, MLPConfig
 from .probes import PROBES
 from .pruning import PRUNERS
@@ -73,6 +74,7 @@ class RunConfig:
     checkpoint_every: int | None = None
     mask: "MaskSpec | None" = None
     probes: tuple[str, ...] = ()
+    edge_popup: EdgePopupConfig | None = None
 
     def __post_init__(self):
         for what, registry in (("task", TASKS), ("model", MODELS)):
@@ -114,13 +116,20 @@ class RunConfig:
         settings = "".join(f" {k}={v}" for k, v in sorted(task.items()) if k == "op")
         text = f"{self.task.name}{settings}/{self.model.name} seed {self.seed}"
         if self.mask is not None:
-            text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
-            if self.mask.use != "mask":
+            if self.mask.use == "continue":
+                text += f" from step {self.mask.resolved_step}"
+            else:
+                text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
+            if self.mask.use in ("l1_norm", "l2_norm"):
                 text += f" {self.mask.use} control"
+        if self.edge_popup is not None:
+            text += (f" edge-popup {self.edge_popup.density:g}"
+                     f"{' with weights' if self.edge_popup.train_weights else ''}"
+                     f" scores {self.edge_popup.score_seed}")
         return text
 
 
-MASK_USES = ("mask", "l1_norm", "l2_norm")
+MASK_USES = ("mask", "l1_norm", "l2_norm", "continue")
 NORM_RATIOS = ("global", "per_matrix")
 
 
@@ -134,7 +143,8 @@ class MaskSpec:
 
     ``use`` says what the run does with the mask: ``"mask"`` trains θ0 ⊙ m under the fixed mask (a
     ticket); ``"l1_norm"`` / ``"l2_norm"`` train the *dense* θ0 · r_p with r_p = ‖θ0 ⊙ m‖_p / ‖θ0‖_p,
-    the norm-matched control of §4.1. ``norm_ratio`` picks the paper's global ratio (``"global"``) or
+    the norm-matched control of §4.1; ``"continue"`` trains on from the parent's weights at ``step``
+    (no mask, no rewinding: the memorising start of Table 1). ``norm_ratio`` picks the paper's global ratio (``"global"``) or
     the authors' code's ratio of summed per-matrix norms (``"per_matrix"``, SPEC §1.7).
     """
 
@@ -205,6 +215,8 @@ def from_json(data: dict) -> RunConfig:
         data["model"] = MODELS.get(params.pop("name"))(**params)
     if "optim" in data:
         data["optim"] = OptimConfig(**data["optim"])
+    if "edge_popup" in data:
+        data["edge_popup"] = EdgePopupConfig(**data["edge_popup"])
     if "mask" in data:
         mask = dict(data["mask"])
         mask["parent"] = from_json(mask["parent"])

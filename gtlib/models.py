@@ -42,6 +42,8 @@ class PrunableModel(nn.Module):
         self.init_scale = init_scale
         self.fan_in = {name: fan_in for name, (_, fan_in) in {**prunable, **(other or {})}.items()}
         self.weight_names = list(prunable)
+        self.score_names: list[str] = []  # edge-popup scores, once `add_scores` gives them
+        self.supermask = None  # with scores: name, weight -> the weight under its score mask
         self.masked = False  # while every mask is all ones, the forward pass skips the product
         for name, (shape, _) in {**prunable, **(other or {})}.items():
             self.register_parameter(name, nn.Parameter(torch.zeros(n_runs, *shape)))
@@ -50,14 +52,27 @@ class PrunableModel(nn.Module):
 
     @property
     def param_names(self) -> list[str]:
-        """Every trained parameter: the prunable weights, then the others."""
-        return list(self.fan_in)
+        """Every trained parameter: the prunable weights, the others, then any edge-popup scores."""
+        return [*self.fan_in, *self.score_names]
 
     def weight(self, name: str) -> torch.Tensor:
-        """The effective weight W ⊙ m used by the forward pass."""
-        if not self.masked or name not in self.weight_names:
-            return getattr(self, name)
-        return getattr(self, name) * getattr(self, f"mask_{name}")
+        """The effective weight W ⊙ m used by the forward pass (and, with edge-popup scores, under
+        the mask they select, `gtlib.edge_popup`)."""
+        w = getattr(self, name)
+        if self.masked and name in self.weight_names:
+            w = w * getattr(self, f"mask_{name}")
+        if self.supermask is not None and name in self.weight_names:
+            w = self.supermask(self, name, w)
+        return w
+
+    def add_scores(self, supermask) -> None:
+        """Give every prunable weight a trainable score ``score_<name>`` (zeros until loaded or
+        initialised) and route the forward pass through ``supermask(model, name, weight)``."""
+        for name in self.weight_names:
+            score = f"score_{name}"
+            self.register_parameter(score, nn.Parameter(torch.zeros_like(getattr(self, name))))
+            self.score_names.append(score)
+        self.supermask = supermask
 
     def init_weights(self, seeds: list[int]) -> None:
         if len(seeds) != self.n_runs:

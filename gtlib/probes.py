@@ -6,7 +6,7 @@ asks for probes by name (`RunConfig.probes`); which probes a run logs does not c
 so it is not part of the run's identity, but a stored run that lacks a requested probe is retrained.
 
 Each registered probe is a factory: called once per training, it returns a function
-``model, data -> {series name: tensor [R]}`` that may keep state between logging steps (for
+``model, data, step -> {series name: tensor [R]}`` that may keep state between logging steps (for
 example the previous step's mask). ``Probe.series`` names what it logs.
 """
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Callable
 import torch
 
 from .analysis.fourier import fourier_entropy, neuron_inputs
+from .analysis.graphs import METRICS, layer_metrics
+from .edge_popup import active_masks
 from .models import PrunableModel
 from .registry import Registry
 from .tasks import Dataset
 
-Measure = Callable[[PrunableModel, Dataset], dict[str, torch.Tensor]]
+Measure = Callable[[PrunableModel, Dataset, int], dict[str, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ PROBES: Registry[Probe] = Registry("probe")
 
 
 def _per_matrix_norms() -> Measure:
-    def measure(model: PrunableModel, data: Dataset) -> dict[str, torch.Tensor]:
+    def measure(model: PrunableModel, data: Dataset, step: int) -> dict[str, torch.Tensor]:
         weights = [model.weight(n).flatten(1) for n in model.weight_names]
         return {"l1_per_matrix": torch.stack([w.abs().sum(1) for w in weights]).mean(0),
                 "l2_per_matrix": torch.stack([w.norm(dim=1) for w in weights]).mean(0)}
@@ -54,7 +56,7 @@ PROBES.register("per_matrix_norms")(Probe(_per_matrix_norms, ("l1_per_matrix", "
 
 
 def _fourier_entropy() -> Measure:
-    def measure(model: PrunableModel, data: Dataset) -> dict[str, torch.Tensor]:
+    def measure(model: PrunableModel, data: Dataset, step: int) -> dict[str, torch.Tensor]:
         if not {"W_in", "W_E"} <= set(model.weight_names):
             raise ValueError("the fourier_entropy probe needs the paper's MLP (W_in and W_E); "
                              f"this model has {', '.join(model.weight_names)}")
@@ -68,6 +70,31 @@ def _fourier_entropy() -> Measure:
 # (`gtlib.analysis.fourier`).
 PROBES.register("fourier_entropy")(Probe(_fourier_entropy, ("fourier_entropy", "fourier_entropy_authors"),
                                          models=("mlp",)))
+
+
+GRAPH_EVERY = 200
+
+
+def _supermask_graphs() -> Measure:
+    def measure(model: PrunableModel, data: Dataset, step: int) -> dict[str, torch.Tensor]:
+        if step % GRAPH_EVERY:  # seconds each: every 200 steps is enough for Table 1's columns
+            nan = torch.full((model.n_runs,), float("nan"))
+            return {f"graph {m}": nan for m in METRICS}
+        masks = active_masks(model) if model.score_names else model.masks()
+        values = {m: [] for m in METRICS}
+        for r in range(model.n_runs):
+            per_layer = [layer_metrics(getattr(model, n)[r].detach().cpu().numpy(), masks[n][r].cpu().numpy())
+                         for n in model.weight_names]
+            for m in METRICS:
+                values[m].append(sum(v[m] for v in per_layer) / len(per_layer))
+        return {f"graph {m}": torch.tensor(v) for m, v in values.items()}
+    return measure
+
+
+# Table 1's graph rows: the graph metrics (`gtlib.analysis.graphs`) of the mask the network computes
+# with (for edge-popup, the one its scores select) and its weights, averaged over the layers, every
+# 200 steps (NaN in between).
+PROBES.register("supermask_graphs")(Probe(_supermask_graphs, tuple(f"graph {m}" for m in METRICS)))
 
 
 def series_of(names) -> set[str]:

@@ -20,7 +20,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from . import __version__, probes, starting_points
+from . import __version__, edge_popup, probes, starting_points
 from .config import RunConfig, to_json
 from .paths import REPO_ROOT
 from .starting_points import needs_parent
@@ -124,6 +124,8 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         data = _stack_data([d for d, _ in starts])
         first = cfgs[0]
         model = first.model.build(_unbatched(starts[0][0]), n_runs=len(cfgs)).to(dev)
+        if first.edge_popup is not None:  # the scores come with the starts' weights
+            edge_popup.attach(model, first.edge_popup)
         model.load_weights(_cat([m.weights() for _, m in starts]))
         model.set_masks(_cat([m.masks() for _, m in starts]))
         for r, writer in enumerate(writers):

@@ -11,13 +11,17 @@ from its parent's θ0 and a mask scored on the parent's weights at the mask step
   sums of per-matrix norms instead, ``norm_ratio="per_matrix"``), and no mask;
 - **pruning at initialisation** (§4.2): the mask is scored at step 0 of a dense parent. The
   parent's θ0 is then the run's own seeded θ0 (same task, model and seed), so the parent need not
-  be trained (`needs_parent`).
+  be trained (`needs_parent`);
+- **continuing** (``use="continue"``, §5.3): the parent's weights at the step, unmasked, not
+  rewound: the memorising network θ_mem from which Table 1's three optimisations start.
+
+A run with `EdgePopupConfig` then gets its scores (`gtlib.edge_popup`), drawn from their own seed.
 """
 from __future__ import annotations
 
 import torch
 
-from . import metrics
+from . import edge_popup, metrics
 from .config import RunConfig
 from .pruning import prune
 from .store import Run
@@ -48,9 +52,19 @@ def _add_run_axis(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def starting_point(cfg: RunConfig, parent: Run | None, device):
     """Data and model ready to train ``cfg``; ``parent`` is its finished parent run where
     `needs_parent` says so, else None."""
+    data, model = _start(cfg, parent, device)
+    if cfg.edge_popup is not None:
+        edge_popup.attach(model, cfg.edge_popup, [cfg.edge_popup.score_seed])
+    return data, model
+
+
+def _start(cfg: RunConfig, parent: Run | None, device):
     data, model = build(cfg, device)
     spec = cfg.mask
     if spec is None:
+        return data, model
+    if spec.use == "continue":
+        model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
         return data, model
     if not needs_parent(cfg):
         theta0 = model.weights()

@@ -73,7 +73,7 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
                     "train_loss": train_loss, "train_acc": task_accuracy(outputs, data.y_train, data.loss),
                     "test_loss": task_loss(test_out, data.y_test, data.loss),
                     "test_acc": task_accuracy(test_out, data.y_test, data.loss), "l1": l1, "l2": l2,
-                    **{k: v for measure in measures for k, v in measure(model, data).items()}})
+                    **{k: v for measure in measures for k, v in measure(model, data, step).items()}})
             bar.update(step - bar.n)
         if step == steps:
             break

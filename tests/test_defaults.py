@@ -10,6 +10,7 @@ keeps the old meaning (so that every stored run stays valid) is added to the cur
 import dataclasses
 
 from gtlib.config import SCHEMA, MaskSpec, OptimConfig, RunConfig
+from gtlib.edge_popup import EdgePopupConfig
 from gtlib.presets import PRESETS, TASK_MODELS, dense_config
 from gtlib.models import MODELS
 from gtlib.tasks import TASKS
@@ -17,10 +18,11 @@ from gtlib.tasks import TASKS
 PINNED = {
     1: {
         "RunConfig": {"steps": 30000, "seed": 0, "eval_every": 10, "checkpoint_every": None,
-                      "mask": None, "probes": ()},
+                      "mask": None, "probes": (), "edge_popup": None},
         "OptimConfig": {"lr": 0.001, "weight_decay": 1.0, "betas": (0.9, 0.98)},
         "MaskSpec": {"step": None, "pruner": "magnitude", "sparsity": 0.6, "use": "mask",
                      "norm_ratio": "global"},
+        "EdgePopupConfig": {"density": 0.4, "train_weights": False, "score_seed": 0},
         "task mnist": {"source": "embedded", "n_train": 1000, "n_test": None},
         "task modular": {"op": "add", "p": 67, "train_fraction": 0.4, "pairs": "a<=b"},
         "task polynomial": {"dim": 40, "n_train": 100, "n_test": 100},
@@ -59,7 +61,8 @@ def _defaults(cls) -> dict:
 def current_defaults() -> dict:
     found = {"RunConfig": {k: v for k, v in _defaults(RunConfig).items()
                            if k not in ("task", "model", "optim")},
-             "OptimConfig": _defaults(OptimConfig), "MaskSpec": _defaults(MaskSpec)}
+             "OptimConfig": _defaults(OptimConfig), "MaskSpec": _defaults(MaskSpec),
+             "EdgePopupConfig": _defaults(EdgePopupConfig)}
     for kind, registry in (("task", TASKS), ("model", MODELS)):
         for name in registry.names():
             found[f"{kind} {name}"] = _defaults(registry.get(name))

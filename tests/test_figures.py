@@ -3,8 +3,8 @@ each family's runs, checks and plot on a tiny setting."""
 import matplotlib
 import pytest
 
-from gtlib.figures import (across_tasks, controls, graphs, grokked_ticket, mask_dynamics, periodicity,
-                           sparsity, ticket_time, weights_and_masks)
+from gtlib.figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
+                           periodicity, sparsity, ticket_time, weights_and_masks)
 from gtlib.presets import as_kind, dense_config
 
 matplotlib.use("Agg")
@@ -99,9 +99,10 @@ def tiny_scale(monkeypatch):
     (graphs, {}),
     (periodicity, {}),
     (weights_and_masks, {"pruners": ["random", "snip"]}),
+    (edge_popup_table, {"memorising_step": 20, "score_seeds": [0, 1], "steps": 100}),
 ])
 def test_every_family_has_runs_checks_and_a_plot(store, tiny_scale, family, kwargs):
-    params = {} if family in (mask_dynamics, graphs) else {"task_params": {"p": 11}}
+    params = {} if family in (mask_dynamics, graphs, edge_popup_table) else {"task_params": {"p": 11}}
     runs = family.runs("quick", store=store, progress=False, **params, **kwargs)
     assert all(isinstance(label, str) and group for label, group in runs.items())
     figures = ["Fig 17a", "Fig 17b"] if kwargs.get("ticket_weight_decay") == 0.0 else None
@@ -115,6 +116,6 @@ def test_every_family_has_runs_checks_and_a_plot(store, tiny_scale, family, kwar
 
 def test_every_asserted_claim_is_one_a_family_can_produce():
     for family in (grokked_ticket, across_tasks, sparsity, ticket_time, controls, mask_dynamics, graphs,
-                   periodicity, weights_and_masks):
+                   periodicity, weights_and_masks, edge_popup_table):
         for claim_id, expected in family.QUICK.items():
             assert claim_id.count(".") in (1, 2) and isinstance(expected, bool), claim_id

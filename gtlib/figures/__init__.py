@@ -18,4 +18,5 @@
 | `periodicity` | 8 | `fig8_periodicity.ipynb` |
 | `graphs` | 9, 20 | `fig9_graphs.ipynb` |
 | `weights_and_masks` | 18, 19 | `fig18_weights_and_masks.ipynb` |
+| `edge_popup_table` | Table 1 | `table1_edge_popup.ipynb` |
 """

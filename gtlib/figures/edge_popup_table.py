@@ -1,0 +1,169 @@
+"""Table 1: from a memorising network, searching the structure alone generalises (paper §5.3).
+
+Three optimisations start from the same memorising network θ_mem (a checkpoint at which the dense
+network fits its training set but not the test set) and run 2,000 steps with AdamW (lr 10⁻², weight
+decay 1), as the authors' edge-popup scripts (SPEC §1.9):
+
+- **WD**: ordinary training of the dense weights, with weight decay;
+- **EP w/o WD**: edge-popup (`gtlib.edge_popup`) with the weights frozen: only the scores learn which
+  40 % of each layer to keep;
+- **EP w/ WD**: edge-popup scores and the weights, with weight decay.
+
+The memorising network comes from the setting of the authors' edge-popup base run (lr 10⁻², weight
+decay 1, half the pairs for training), which is this project's quick setting: θ_mem is its checkpoint
+at step 250 (train accuracy 1, test accuracy 0.05; the authors took step 1000 of their run, by
+which ours has generalised). The three seeds vary the scores' initialisation on θ_mem's own split,
+so the WD arm, which has no scores, is one run. The scale does not change this table.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import plots
+from ..analysis.graphs import METRICS
+from ..claims import Check, above, at_step, below, slug, with_quick
+from ..config import OptimConfig, derive
+from ..edge_popup import EdgePopupConfig
+from ..presets import as_kind, check_scale, dense_config
+from ..runs import run_many
+from ..store import Run, Store
+
+ARMS = ("WD", "EP w/o WD", "EP w/ WD")
+REPORT_STEPS = (600, 1000, 1400, 2000)  # of the paper's 2,000 steps; for other lengths, in proportion
+MEMORISING_STEP = 250
+DENSITY = 0.4
+
+# Table 1 of the paper (mean ± std over 3 seeds; the paper writes "%" but gives fractions).
+PAPER = {
+    "WD": ["0.53±0.31", "0.95±0.03", "1.00±0.00", "1.00±0.00"],
+    "EP w/o WD": ["0.68±0.19", "0.80±0.17", "0.84±0.16", "0.92±0.06"],
+    "EP w/ WD": ["0.82±0.04", "0.96±0.01", "0.99±0.00", "1.00±0.00"],
+    "weighted spectral gap": ["0.612±0.05", "0.810±0.11", "0.479±0.04", "0.358±0.03"],
+    "Ramanujan gap": ["−2.550±0.52", "−4.022±0.05", "−4.335±0.02", "−4.555±0.01"],
+    "average path length": ["1.964±0.006", "1.961±0.002", "1.960±0.001", "1.959±0.001"],
+    "clustering coefficient": ["0.733±0.41", "0.724±0.35", "0.719±0.30", "0.719±0.28"],
+}
+
+# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margin on
+# the recording machine (the quick and paper scales train the same runs here). Not asserted: EP w/ WD
+# fastest (-0.3 %: it and WD are both at 1.00 by 600 steps), the graph rows (-1.5 %, -3.8 %).
+QUICK: dict[str, bool] = {"table1.structure_alone_generalises": False}  # -136 %: 0.35 against 0.82
+
+UNCHECKED = {
+    "the spectral gap row (48.9 ± 5.1, ...)": "an unnormalised gap of a construction the paper does "
+    "not give; the weighted (normalised) gap and the Ramanujan gap are shown",
+    "the path-length and clustering rows": "shown in the table, not checked: the paper's values barely "
+    "move (1.964 → 1.959)",
+}
+
+
+def runs(scale: str = "quick", *, seed: int = 0, score_seeds: list[int] = (0, 1, 2),
+         memorising_step: int = MEMORISING_STEP, steps: int = 2000, device: str = "auto",
+         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
+    """``{"memorising": [θ_mem's run], "WD": [run], "EP w/o WD": [one run per score seed],
+    "EP w/ WD": [...]}``. Every run keeps only its first and last weights; the EP w/o WD runs log
+    the graph metrics of their masks every 200 steps (the ``supermask_graphs`` probe)."""
+    check_scale(scale)
+    score_seeds = as_kind("score_seeds", score_seeds, list)
+    parent = dense_config("modular", "mlp", scale="quick", seed=seed)
+    recipe = dict(steps=steps, optim=OptimConfig(lr=1e-2, weight_decay=1.0))
+    start = dict(sparsity=0.0, step=memorising_step, use="continue")
+    plan = {"WD": [derive(parent, **start, **recipe, checkpoint_every=None)]}
+    for arm, train_weights, probes in (("EP w/o WD", False, ("supermask_graphs",)), ("EP w/ WD", True, ())):
+        plan[arm] = [derive(parent, **start, **recipe, checkpoint_every=None, probes=probes,
+                            edge_popup=EdgePopupConfig(density=DENSITY, train_weights=train_weights,
+                                                       score_seed=s)) for s in score_seeds]
+    every = [parent, *(c for cfgs in plan.values() for c in cfgs)]
+    done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
+    return {"memorising": [done[parent]], **{arm: [done[c] for c in cfgs] for arm, cfgs in plan.items()}}
+
+
+def report_steps(runs: dict[str, list[Run]]) -> list[int]:
+    """The paper's 600, 1,000, 1,400 and 2,000 steps, in proportion to the arms' length."""
+    steps = runs["WD"][0].config.steps
+    return [t * steps // 2000 for t in REPORT_STEPS]
+
+
+def _accuracy(runs: dict[str, list[Run]], arm: str) -> np.ndarray:
+    """Test accuracy at the report steps: ``[seeds, steps]``."""
+    return np.array([[at_step(r.history, "test_acc", t) for t in report_steps(runs)] for r in runs[arm]])
+
+
+def graph_rows(runs: dict[str, list[Run]]) -> dict[str, np.ndarray]:
+    """Under EP w/o WD, each graph metric averaged over layers at the report steps, as the probe
+    logged them: ``[seeds, steps]``."""
+    return {m: np.array([[at_step(r.history, f"graph {m}", t) for t in report_steps(runs)]
+                         for r in runs["EP w/o WD"]]) for m in METRICS}
+
+
+def table(runs: dict[str, list[Run]], graphs: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Table 1: ours (mean ± std over seeds) beside the paper's, at 600, 1,000, 1,400 and 2,000
+    steps after θ_mem."""
+    graphs = graph_rows(runs) if graphs is None else graphs
+    rows = {**{f"{arm} (test acc)": _accuracy(runs, arm) for arm in ARMS}, **graphs}
+    out = {}
+    for name, values in rows.items():
+        key = name.removesuffix(" (test acc)")
+        digits = 2 if "test acc" in name else 3
+        for i, step in enumerate(report_steps(runs)):
+            out.setdefault(name, {})[f"{step:,} ours"] = f"{values[:, i].mean():.{digits}f}±{values[:, i].std():.{digits}f}"
+            out[name][f"{step:,} paper"] = PAPER[key][i]
+    return pd.DataFrame(out).T
+
+
+def checks(runs: dict[str, list[Run]], figure: str = "Table 1",
+           graphs: dict[str, np.ndarray] | None = None) -> list[Check]:
+    """Structure alone reaches high test accuracy; EP w/ WD is fastest; under EP w/o WD the weighted
+    gap rises, then falls, and the Ramanujan gap keeps falling."""
+    f = slug(figure)
+    graphs = graph_rows(runs) if graphs is None else graphs
+    acc = {arm: _accuracy(runs, arm).mean(0) for arm in ARMS}
+    frozen = runs["EP w/o WD"][0]
+    unchanged = all(np.array_equal(frozen.weights(0)[n].numpy(), frozen.weights()[n].numpy())
+                    for n in frozen.masks())
+    gap = graphs["weighted spectral gap"].mean(0)
+    ram = graphs["Ramanujan gap"].mean(0)
+    peak = int(np.argmax(gap))
+    return with_quick([
+        Check(f"{f}.structure_alone_generalises", figure,
+              "Edge-popup with the weights frozen reaches high test accuracy: structure alone generalises",
+              "EP w/o WD: 0.92 ± 0.06 at 2,000 steps",
+              "mean test accuracy at 2,000 steps ≥ 0.82 (the paper's 0.92 less 0.1), weights unchanged",
+              f"{acc['EP w/o WD'][-1]:.2f}; weights {'unchanged' if unchanged else 'CHANGED'}",
+              bool(unchanged and acc["EP w/o WD"][-1] >= 0.82), below(0.82, acc["EP w/o WD"][-1])),
+        Check(f"{f}.ep_with_wd_fastest", figure, "Edge-popup with weight updates and decay is fastest",
+              "EP w/ WD: 0.82 at 600 steps, against 0.53 (WD) and 0.68 (EP w/o WD)",
+              "mean test accuracy at 600 steps: EP w/ WD above both others",
+              ", ".join(f"{arm} {acc[arm][0]:.2f}" for arm in ARMS),
+              acc["EP w/ WD"][0] > max(acc["WD"][0], acc["EP w/o WD"][0]),
+              below(max(acc["WD"][0], acc["EP w/o WD"][0]), acc["EP w/ WD"][0])),
+        Check(f"{f}.weighted_gap_rises_then_falls", figure,
+              "Under EP w/o WD the weighted spectral gap rises, then falls",
+              "0.61 → 0.81 → 0.48 → 0.36", "its largest value (mean over seeds) lies at 1,000 or 1,400 "
+              "steps, and 2,000 steps is below 600", " → ".join(f"{v:.3f}" for v in gap),
+              0 < peak < len(gap) - 1 and gap[-1] < gap[0], below(gap[-1], gap[0])),
+        Check(f"{f}.ramanujan_keeps_falling", figure, "Under EP w/o WD the Ramanujan gap keeps decreasing",
+              "−2.55 → −4.02 → −4.34 → −4.56", "falls from each report step to the next (mean over seeds)",
+              " → ".join(f"{v:.2f}" for v in ram), bool(np.all(np.diff(ram) < 0)),
+              None if len(ram) < 2 else float(-np.max(np.diff(ram)) / abs(ram[0]))),
+    ], QUICK)
+
+
+def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Table 1"):
+    """Test accuracy of the three optimisations from θ_mem (mean over score seeds, min-max band),
+    the report steps marked."""
+    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    colours = {"WD": "tab:green", "EP w/o WD": "tab:purple", "EP w/ WD": "tab:blue"}
+    for arm in ARMS:
+        plots.band(ax, [r.history for r in runs[arm]], "test_acc", "-", colours[arm], arm)
+    for t in report_steps(runs):
+        ax.axvline(t, color="grey", linestyle=":", linewidth=1)
+    plots.finish(ax, "test_acc", f"{title}: from a memorising network (step {MEMORISING_STEP} of the "
+                 f"dense run); {plots.setting(runs['memorising'][0])}",
+                 threshold=runs["WD"][0].history.threshold)
+    ax.set_xlabel("steps after θ_mem")
+    return fig
