@@ -48,10 +48,6 @@ DELAY = 3
 # leaves room for a setting in which the dense network groks sooner.
 FAR_BELOW = 0.5
 
-# The least margin a claim needs on the recording machine to be asserted at the quick scale.
-QUICK_MARGIN = 0.2
-
-
 @dataclass(frozen=True)
 class Check:
     """One claim of the paper checked against our runs.

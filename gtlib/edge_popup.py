@@ -85,9 +85,3 @@ def attach(model: PrunableModel, cfg: EdgePopupConfig, score_seeds: list[int] | 
 def active_masks(model: PrunableModel) -> dict[str, torch.Tensor]:
     """The masks the scores select now (``[R, ...]`` per prunable weight)."""
     return {n: top_mask(getattr(model, f"score_{n}"), model.supermask.density) for n in model.weight_names}
-
-
-def masks_from_weights(weights: dict[str, torch.Tensor], density: float) -> dict[str, torch.Tensor]:
-    """The masks selected by the scores of a stored checkpoint (weights without a run axis)."""
-    return {n.removeprefix("score_"): top_mask(s[None], density)[0] for n, s in weights.items()
-            if n.startswith("score_")}

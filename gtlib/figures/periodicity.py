@@ -17,9 +17,10 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from .. import plots
-from ..analysis.fourier import max_entropy, neuron_inputs, power_spectrum
+from ..analysis.fourier import dominant_share, max_entropy, neuron_inputs, power_spectrum
 from ..claims import Check, above, below, fmt, slug, with_quick
 from ..config import derive
 from ..presets import as_kind, check_scale, dense_config
@@ -79,12 +80,8 @@ def _series(variant: str) -> str:
 
 def periodic_share(run: Run, step: int) -> float:
     """The mean over neurons of the largest share of a neuron's input power at one frequency, at
-    ``step`` (1: every neuron a pure sinusoid)."""
-    rows = neuron_inputs(run.weights(step), run.masks())
-    spec = power_spectrum(rows)
-    total = spec.sum(-1)
-    alive = total > 0
-    return float((spec.max(-1).values[alive] / total[alive]).mean())
+    ``step`` (1: every neuron a pure sinusoid; dead neurons left out)."""
+    return float(torch.nanmean(dominant_share(neuron_inputs(run.weights(step), run.masks()))))
 
 
 def checks(runs: dict[str, list[Run]], figure: str = "Fig 8", variant: str = "shannon") -> list[Check]:
