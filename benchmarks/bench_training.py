@@ -3,6 +3,7 @@
     python benchmarks/bench_training.py                  # all models, batching (a few minutes)
     python benchmarks/bench_training.py --models mlp     # one model
     python benchmarks/bench_training.py --full           # also a whole 30k-step MLP run
+    python benchmarks/bench_training.py --device cuda    # on a GPU (also counts host syncs)
 
 *Step*: one iteration of `gtlib.train.train` on the model's paper-scale setting (full batch):
 forward, loss, backward, fused AdamW, and, at the logging interval, the test forward and the weight
@@ -24,17 +25,28 @@ import argparse
 import platform
 import statistics
 import time
+import warnings
 
 import torch
 
 from gtlib.presets import dense_config
 from gtlib.starting_points import build
-from gtlib.train import train
+from gtlib.train import resolve_device, train
+
+
+DEVICE = torch.device("cpu")
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":  # kernels run asynchronously: wait for them before reading the clock
+        torch.cuda.synchronize(DEVICE)
 
 
 def median_ms(fn, steps: int) -> float:
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     return (time.perf_counter() - start) / steps * 1e3
 
 
@@ -59,9 +71,12 @@ def products(cfg, n: int) -> list[tuple[int, int, int, bool]]:
 def floor_fn(cfg, steps: int):
     data = cfg.task.build(cfg.seed)
     n_train, n_test = len(data.y_train), len(data.y_test)
-    train_mm = [(torch.randn(m, k), torch.randn(k, o), torch.randn(m, o), from_data)
+    def randn(*shape):
+        return torch.randn(*shape, device=DEVICE)
+
+    train_mm = [(randn(m, k), randn(k, o), randn(m, o), from_data)
                 for m, k, o, from_data in products(cfg, n_train)]
-    test_mm = [(torch.randn(m, k), torch.randn(k, o)) for m, k, o, _ in products(cfg, n_test)]
+    test_mm = [(randn(m, k), randn(k, o)) for m, k, o, _ in products(cfg, n_test)]
 
     def run():
         for step in range(steps):
@@ -78,7 +93,7 @@ def floor_fn(cfg, steps: int):
 
 
 def compare(cfg, steps: int, repeats: int) -> tuple[float, float]:
-    data, model = build(cfg)
+    data, model = build(cfg, DEVICE)
     step_fn = lambda: train(model, data, cfg.optim, steps, cfg.eval_every)  # noqa: E731
     floor = floor_fn(cfg, steps)
     step_fn(), floor()  # warm up
@@ -87,6 +102,21 @@ def compare(cfg, steps: int, repeats: int) -> tuple[float, float]:
         step_ms.append(median_ms(step_fn, steps))
         floor_ms.append(median_ms(floor, steps))
     return statistics.median(step_ms), statistics.median(floor_ms)
+
+
+def host_syncs(cfg, steps: int = 200) -> str:
+    """How often a GPU training loop waits for the device: torch warns at every synchronising call
+    (a copy to the host, ``.item()``). Metrics should stay on the device until a logged step."""
+    data, model = build(cfg, DEVICE)
+    train(model, data, cfg.optim, 10, cfg.eval_every)  # warm up outside the count
+    torch.cuda.set_sync_debug_mode("warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(model, data, cfg.optim, steps, cfg.eval_every)
+    torch.cuda.set_sync_debug_mode("default")
+    logged = len(range(0, steps + 1, cfg.eval_every))
+    return (f"host syncs in {steps} paper-MLP steps: {len(caught)} "
+            f"({logged} logged steps, every {cfg.eval_every})")
 
 
 SETTINGS = {
@@ -104,9 +134,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=4, help="MLP runs trained together (0: skip)")
     parser.add_argument("--full", action="store_true", help="also time a whole 30k-step MLP run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = resolve_device(args.device)
 
-    print(f"machine: {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else platform.machine()
+    print(f"device: {where}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    if DEVICE.type == "cuda":
+        print(host_syncs(dense_config(scale="paper")))
     print("| model | training step (ms) | matmul-only floor (ms) | ratio |")
     print("|---|---|---|---|")
     for name in args.models:
@@ -115,11 +151,12 @@ def main() -> None:
         print(f"| {label} | {step:.2f} | {low:.2f} | {step / low:.2f}x |", flush=True)
     cfg = dense_config(scale="paper")
     if args.batch:
-        data, _ = build(cfg)
+        data, _ = build(cfg, DEVICE)
         per_run = {}
         for size in (1, args.batch):
             model = cfg.model.build(cfg.task.build(cfg.seed), n_runs=size)
             model.init_weights(list(range(size)))
+            model.to(DEVICE)
             fn = lambda: train(model, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
             fn()
             per_run[size] = statistics.median(median_ms(fn, args.steps) for _ in range(args.repeats)) / size
@@ -127,9 +164,11 @@ def main() -> None:
               f"batch, {per_run[1]:.2f} ms one run at a time ({per_run[1] / per_run[args.batch]:.2f}x "
               f"the throughput)")
     if args.full:
-        data, model = build(cfg)
+        data, model = build(cfg, DEVICE)
+        sync()
         start = time.perf_counter()
         train(model, data, cfg.optim, cfg.steps, cfg.eval_every)
+        sync()
         print(f"a whole paper-scale MLP run ({cfg.steps:,} steps): {time.perf_counter() - start:.0f} s")
 
 

@@ -10,23 +10,39 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import io
+import json
 import re
+import shlex
 from pathlib import Path
 
 import nbformat
 import papermill
 import yaml
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "book" / "manifest.yml"
 GENERATED = ROOT / "book" / "generated"
-SUMMARY = re.compile(r"^(\d+) of (\d+) claims reproduced(.*)$", re.MULTILINE)
 VERDICT = re.compile(r"^\s*([a-z0-9_.]+): (reproduced|NOT reproduced)(.*)$", re.MULTILINE)
+STRIP_TAG = "page-strip"
 MISMATCH = "CI expects"  # gtlib.claims.MISMATCH: an asserted verdict that differs from the expected
 
 
 def pages() -> list[dict]:
     return yaml.safe_load(MANIFEST.read_text())["pages"]
+
+
+def command(page: dict) -> str:
+    """The one-line papermill command that regenerates ``page`` (its manifest parameters)."""
+    words = ["papermill", f"notebooks/{page['notebook']}", f"{page['output']}.ipynb"]
+    for name, value in page.get("parameters", {}).items():
+        if isinstance(value, (list, dict)):  # -y reads YAML: lists keep their type
+            words += ["-y", shlex.quote(f"{name}: {json.dumps(value)}")]
+        else:
+            words += ["-p", name, shlex.quote(str(value))]
+    return " ".join(words)
 
 
 def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | None = None) -> Path:
@@ -37,31 +53,49 @@ def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | N
         parameters["scale"] = scale
     if device is not None:
         parameters["device"] = device
-    papermill.execute_notebook(ROOT / "notebooks" / page["notebook"], partial, parameters=parameters,
-                               kernel_name="python3", cwd=ROOT / "notebooks", progress_bar=False)
-    if "title" in page or "note" in page:  # one notebook, several pages: each its heading and note
-        nb = nbformat.read(partial, as_version=4)
+    source = nbformat.read(ROOT / "notebooks" / page["notebook"], as_version=4)
+    if page.get("strip", True):  # the page's strip: its runs' commit and training time, the command
+        source.cells.append(nbformat.v4.new_code_cell(
+            f"from gtlib import report as _report\n_report.strip(runs, {command(page)!r})",
+            metadata={"tags": [STRIP_TAG]}))
+    nbformat.write(source, partial)
+    papermill.execute_notebook(partial, partial, parameters=parameters, kernel_name="python3",
+                               cwd=ROOT / "notebooks", progress_bar=False)
+    nb = nbformat.read(partial, as_version=4)
+    if "title" in page:  # one notebook, several pages: each its heading
         first = nb.cells[0]
-        if "title" in page:
-            first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
-        if "note" in page:
-            nb.cells.insert(1, nbformat.v4.new_markdown_cell(page["note"].strip()))
-        nbformat.write(nb, partial)
+        first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
+    nb.cells = for_reading(nb.cells, page.get("note"))
+    nbformat.write(nb, partial)
     partial.replace(out)
     return out
+
+
+def for_reading(cells: list, note: str | None) -> list:
+    """The cells as a reader sees them: the strip and the page's note under the title; code folded
+    (a reader can unfold it); parameter cells and test markers removed from view (they stay in the
+    notebook, where CI reads them); each figure with its alt text."""
+    strip = [c for c in cells if STRIP_TAG in c.metadata.get("tags", [])]
+    rest = [c for c in cells[1:] if c not in strip]
+    for cell in strip:
+        cell.metadata["tags"] = [STRIP_TAG, "remove-input"]
+    head = [cells[0], *strip] + ([nbformat.v4.new_markdown_cell(note.strip())] if note else [])
+    for cell in rest:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        hidden = "parameters" in tags or "injected-parameters" in tags or "NBVAL_CHECK_OUTPUT" in cell.source
+        tags.append("remove-cell" if hidden else "hide-input")
+        alts = [o.get("metadata", {}).get("image/png", {}).get("alt") for o in cell.get("outputs", [])]
+        alts = [a for a in alts if a]
+        if alts:
+            cell.metadata["mystnb"] = {"image": {"alt": " / ".join(alts)}}
+    return head + rest
 
 
 def _outputs(path: Path) -> str:
     return "\n".join(output.get("text", "") for cell in nbformat.read(path, as_version=4).cells
                      for output in cell.get("outputs", []))
-
-
-def claim_summary(path: Path) -> tuple[int, int, str]:
-    """(reproduced, total, rest of the line) from the page's claim-summary output."""
-    match = SUMMARY.search(_outputs(path))
-    if match:
-        return int(match.group(1)), int(match.group(2)), match.group(3)
-    raise ValueError(f"{path.name} prints no claim summary")
 
 
 def claim_verdicts(path: Path) -> dict[str, str]:
@@ -104,34 +138,76 @@ def main() -> None:
 
 
 def write_summary() -> Path:
-    """book/generated/summary.md: every page's claim verdicts, read from the executed pages, and
-    the total over distinct claims (a claim shown on several pages counts once)."""
-    lines = ["# Summary: what reproduced", "",
-             "Each row is one page of this book, executed at the paper's scale; the verdicts are read "
-             "from the claim checks at the end of each page, which give the paper's numbers beside ours "
-             "and each claim's pass rule.",
-             "", "| Page | Paper figures | Claims reproduced | Not reproduced |", "|---|---|---|---|"]
-    distinct: dict[str, str] = {}
-    for page in pages():
+    """book/generated/summary.md: the scoreboard over distinct claims (a claim shown on several
+    pages counts once), a card per page with its thumbnail and verdicts, and a row for every figure
+    and table of the paper (`paper` in the manifest), read from the executed pages."""
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    done_pages, distinct, cards = {}, {}, []
+    for page in manifest["pages"]:
         path = GENERATED / f"{page['output']}.ipynb"
-        if not path.exists():
+        if not path.exists() or not page.get("claims", True):
             continue
-        done, total, rest = claim_summary(path)
-        distinct.update(claim_verdicts(path))
-        missing = rest.removeprefix("; not reproduced: ").replace("|", "/") or "none"
-        lines.append(f"| [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
-                     f"{', '.join(page['figures'])} | {done} of {total} | {missing} |")
+        verdicts = claim_verdicts(path)
+        distinct.update(verdicts)
+        done_pages[page["output"]] = (page, verdicts)
+        held = sum(v == "reproduced" for v in verdicts.values())
+        thumb = thumbnail(path)
+        cards += [f":::{{grid-item-card}} {page.get('title', page['output'])}",
+                  f":link: {page['output']}", ":link-type: doc",
+                  *([f":img-top: {thumb}", f":img-alt: The first figure of {page['output']}"] if thumb else []),
+                  "", f"{badge(held, len(verdicts))} {', '.join(page['figures'])}", ":::", ""]
     held = sum(v == "reproduced" for v in distinct.values())
-    lines += ["", f"**In all, {held} of the {len(distinct)} distinct claims checked reproduce.**"]
-    pending = yaml.safe_load(MANIFEST.read_text()).get("pending", [])
-    if pending:
-        lines += ["", "Not yet in the book: these notebooks run, and CI checks their claims at the quick "
-                  "scale, but their paper-scale runs are not yet committed.", "",
-                  "| Notebook | Paper figures |", "|---|---|"]
-        lines += [f"| `notebooks/{p['notebook']}` | {', '.join(p['figures'])} |" for p in pending]
+    lines = ["# Summary: what reproduced", "",
+             f"**{held} of the {len(distinct)} distinct claims** of the paper that this book checks "
+             f"reproduce at the paper's scale; {len(distinct) - held} do not. "
+             "Each claim is a check with the paper's number, a pass rule and ours, at the end of its page; "
+             "a claim shown on several pages counts once.", "",
+             "## Every figure and table of the paper", "",
+             "| Paper | What it shows | Page | Claims on the page |", "|---|---|---|---|"]
+    for item in manifest.get("paper", []):
+        lines.append(figure_row(item, done_pages))
+    lines += ["", "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::"]
     out = GENERATED / "summary.md"
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def badge(held: int, total: int) -> str:
+    """A MyST badge: green when every claim reproduces, red when none does, amber in between."""
+    colour = "success" if held == total else "danger" if held == 0 else "warning"
+    return f"{{bdg-{colour}}}`{held} of {total} reproduced`"
+
+
+def figure_row(item: dict, done_pages: dict) -> str:
+    """One row of the summary's table: a figure of the paper, its page and its claims' verdicts
+    (the claims whose id names this figure, else every claim of its page)."""
+    figure, shows = item["figure"], item.get("shows", "")
+    found = [(page, verdicts) for page, verdicts in done_pages.values() if figure in page["figures"]]
+    if not found:
+        return f"| {figure} | {shows} | none | {item.get('why', 'not yet in the book')} |"
+    page, verdicts = found[0]
+    prefix = re.sub(r"[^a-z0-9]+", "", figure.lower().replace("figure", "fig")) + "."
+    own = {c: v for c, v in verdicts.items() if c.startswith(prefix)} or verdicts
+    failed = [c for c, v in own.items() if v != "reproduced"]
+    held = len(own) - len(failed)
+    detail = f"; not: {', '.join(f'`{c}`' for c in failed)}" if failed else ""
+    return (f"| {figure} | {shows} | [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
+            f"{badge(held, len(own))}{detail} |")
+
+
+def thumbnail(path: Path) -> str | None:
+    """The page's first figure, 480 pixels wide, beside the summary (None if it has none)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get("image/png")
+            if data:
+                image = Image.open(io.BytesIO(base64.b64decode(data)))
+                image.thumbnail((480, 480))
+                out = GENERATED / "thumbs" / f"{path.stem}.png"
+                out.parent.mkdir(exist_ok=True)
+                image.save(out, optimize=True)
+                return f"thumbs/{out.name}"
+    return None
 
 
 if __name__ == "__main__":

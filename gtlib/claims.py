@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from . import blocks
+
 
 # "Generalises long after it fits": t_gen more than DELAY times t_mem. The paper shows curves only;
 # 3 is a clear delay in every setting shown (the paper-scale modular runs have τ_grok near 100-200).
@@ -132,14 +134,22 @@ def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def show(checks: list[Check], scale: str = "paper"):
-    """The table for a page: every cell in full (pandas would cut text at 50 characters), text
-    left-aligned, no row numbers, the verdict in bold. The ids are in the verdict list below it."""
-    frame = table(checks, scale).drop(columns="id")
-    return (frame.style.hide(axis="index")
-            .set_properties(**{"text-align": "left", "vertical-align": "top"})
-            .map(lambda v: "font-weight: bold" if v in ("reproduced", "NOT reproduced") else "",
-                 subset=["verdict"]))
+def show(checks: list[Check], scale: str = "paper") -> blocks.Block:
+    """The claims for a page: every cell in full, a coloured verdict, the claim's id under its text
+    (the id is what CI and the summary page refer to)."""
+    rows = []
+    for c in checks:
+        row = {"claim": f"{blocks.esc(c.claim)}<br><span class=\"gt-muted\">{c.figure} · {c.id}</span>",
+               "paper": blocks.esc(c.paper), "pass rule": blocks.esc(c.rule), "ours": blocks.esc(c.ours),
+               "margin": "" if c.margin is None else f"{c.margin:+.0%}", "verdict": blocks.badge(c.holds)}
+        if scale == "quick":
+            expected = c.quick_expected
+            row["at the quick scale"] = ("not asserted (within noise)" if expected is None else
+                                         f"asserted: {'reproduced' if expected else 'NOT reproduced'}")
+        rows.append(row)
+    shown = blocks.table(rows, numeric=("margin",), raw=("claim", "paper", "pass rule", "ours", "verdict"))
+    shown.text = table(checks, scale).to_string(index=False)
+    return shown
 
 
 def summary(checks: list[Check]) -> str:
@@ -193,7 +203,7 @@ def spearman(x, y) -> float:
     return 0.0 if rho is None or math.isnan(rho) else float(rho)
 
 
-def unchecked_table(unchecked: dict[str, str], checks: list[Check] | None = None) -> pd.DataFrame:
+def unchecked_table(unchecked: dict[str, str], checks: list[Check] | None = None) -> blocks.Block:
     """The claims of a figure that no check tests, and why (a family's ``UNCHECKED``). An entry
     named "Fig X: ..." is shown only on a page whose ``checks`` include figure X."""
     shown = {c.figure for c in checks} if checks is not None else None
@@ -204,5 +214,5 @@ def unchecked_table(unchecked: dict[str, str], checks: list[Check] | None = None
 
     rows = [{"claim of the paper": claim, "why it is not checked": why}
             for claim, why in unchecked.items() if applies(claim)]
-    return pd.DataFrame(rows or [{"claim of the paper": "none",
+    return blocks.table(rows or [{"claim of the paper": "none",
                                   "why it is not checked": "every claim of this figure is checked above"}])

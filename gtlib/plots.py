@@ -1,14 +1,25 @@
 """Shared plot style and helpers; each figure family (`gtlib.figures`) draws its own figure with them.
 
-Colours follow the paper: dense green, ticket blue; train dashed, test solid. Legends use the names
-in `DISPLAY`, never code names.
+One colour per role across the book, as in the paper: dense green, ticket blue, each control and
+pruner its own (`COLOURS`); train dashed, test solid. Legends use the names in `DISPLAY`, never code
+names. In a notebook, figures are shown at twice their pixel density (sharp on high-density screens)
+with an alt text that says what each panel plots (`describe`).
 """
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from .history import RunHistory
+
+try:  # only inside IPython (a notebook, papermill); plain scripts use matplotlib as it is
+    from IPython import get_ipython
+    from matplotlib_inline.backend_inline import configure_inline_support
+except ImportError:  # pragma: no cover - both come with the notebook requirements
+    get_ipython = None
 
 COLOURS = {"dense": "tab:green", "ticket": "tab:blue", "L1 control": "tab:orange",
            "L2 control": "tab:red", "random": "tab:gray", "snip": "tab:purple", "grasp": "tab:brown",
@@ -20,6 +31,14 @@ DISPLAY = {"dense": "dense", "ticket": "grokked ticket", "L1 control": "L1-norm-
            "L2 control": "L2-norm-matched dense", "random": "random pruning", "snip": "SNIP",
            "grasp": "GraSP", "synflow": "SynFlow (100 rounds)",
            "synflow_tokens": "SynFlow (1 round, training inputs)", "magnitude": "magnitude"}
+
+
+def role_shade(name: str, i: int, n: int) -> tuple:
+    """The colour of role ``name`` (dense green, ticket blue) for group ``i`` of ``n`` (for example
+    one of several operations): a shade of the role's colour map, so the role stays readable."""
+    if n == 1:
+        return COLOURS[name]
+    return plt.get_cmap({"dense": "Greens", "ticket": "Blues"}[name])(0.45 + 0.5 * i / (n - 1))
 
 
 def display(name: str) -> str:
@@ -128,3 +147,50 @@ def coloured(ax, runs: dict, metric: str, label: str, log_x: bool = True) -> Non
     threshold = next(iter(runs.values())).history.threshold
     finish(ax, metric, "", log_x, threshold=threshold)
     ax.legend(fontsize=7, ncol=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# How figures reach a notebook page
+
+def describe(fig: Figure) -> str:
+    """Alt text for a figure: per panel its title, axes and the curves its legend names."""
+    parts = []
+    for ax in fig.axes:
+        if not ax.get_visible() or not (ax.lines or ax.images or ax.collections or ax.patches):
+            continue
+        text = ax.get_title() or "panel"
+        axes = [label for label in (ax.get_xlabel(), ax.get_ylabel()) if label]
+        if axes:
+            text += f" ({' against '.join(reversed(axes))})"
+        legend = ax.get_legend()
+        if legend is not None:
+            names = [t.get_text() for t in legend.get_texts()]
+            text += ": " + ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        parts.append(text)
+    title = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
+    body = "; ".join(dict.fromkeys(parts)) or "a figure"
+    return f"{title}. {body}" if title else body[0].upper() + body[1:]
+
+
+def _retina_png(fig: Figure):
+    """PNG at twice the pixel density, shown at the figure's size, with its alt text (IPython
+    formatters may return data and metadata; `book/execute.py` gives the alt text to the page)."""
+    buffer = io.BytesIO()
+    dpi = 2 * fig.dpi
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    width, height = plt.imread(io.BytesIO(buffer.getvalue())).shape[1::-1]
+    return buffer.getvalue(), {"width": width // 2, "height": height // 2, "alt": describe(fig)}
+
+
+def use_sharp_figures() -> None:
+    """In IPython, show matplotlib figures as PNG at 2x with alt text (called on import)."""
+    shell = get_ipython() if get_ipython is not None else None
+    backend = plt.get_backend()
+    if shell is None or "inline" not in backend:
+        return
+    configure_inline_support(shell, backend)  # now, once: later calls keep the formatter below
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, _retina_png)
+
+
+use_sharp_figures()

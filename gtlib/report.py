@@ -1,11 +1,10 @@
 """Tables for every figure family's runs (``{label: [one Run per seed]}``): the paper's times per
-run, every setting, and each run's provenance."""
+run, every setting, each run's provenance, and the strip at the top of a book page."""
 from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-
+from . import blocks
 from .store import Run
 
 
@@ -18,45 +17,98 @@ def flatten(runs: dict[str, list[Run]]) -> dict[str, Run]:
     return out
 
 
-def timing_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
-    """t_mem, t_gen, their gap and τ_grok per run, with final accuracies."""
+def _time(t) -> str:
+    return "never" if t is None else f"{t:,}"
+
+
+def timing_table(runs: dict[str, list[Run]]) -> blocks.Block:
+    """t_mem, t_gen, their gap and τ_grok per run, with final accuracies ("never": not reached)."""
     rows = []
     for name, run in flatten(runs).items():
         h = run.history
         gap = None if h.t_gen is None or h.t_mem is None else h.t_gen - h.t_mem
-        rows.append({"run": name, "t_mem": h.t_mem, "t_gen": h.t_gen, "t_gen − t_mem": gap,
-                     "τ_grok": None if h.tau_grok is None else round(h.tau_grok, 2),
-                     "final train acc": round(float(h["train_acc"][-1]), 4),
-                     "final test acc": round(float(h["test_acc"][-1]), 4)})
-    table = pd.DataFrame(rows).set_index("run")
-    # Nullable integers: a time that never came shows as <NA>, the others stay integers.
-    return table.astype({"t_mem": "Int64", "t_gen": "Int64", "t_gen − t_mem": "Int64"})
+        rows.append({"run": name, "t_mem": _time(h.t_mem), "t_gen": _time(h.t_gen),
+                     "t_gen − t_mem": _time(gap),
+                     "τ_grok": "never" if h.tau_grok is None else f"{h.tau_grok:.2f}",
+                     "final train acc": f"{float(h['train_acc'][-1]):.4f}",
+                     "final test acc": f"{float(h['test_acc'][-1]):.4f}"})
+    return blocks.table(rows, numeric=tuple(k for k in rows[0] if k != "run"))
 
 
-def settings_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
-    """Every setting of each run (defaults included), plus how a derived run's mask was made."""
-    cols = {}
-    for name, run in flatten(runs).items():
-        cfg = run.config
-        row = {"task": cfg.task.name, **_fields(cfg.task, "task."),
-               "model": cfg.model.name, **_fields(cfg.model, "model."),
-               **_fields(cfg.optim, "optim."), "steps": cfg.steps, "seed": cfg.seed,
-               "eval_every": cfg.eval_every}
-        if cfg.mask is not None:
-            row.update({"mask.pruner": cfg.mask.pruner, "mask.sparsity (removed)": cfg.mask.sparsity,
-                        "mask.scored at parent step": cfg.mask.resolved_step,
-                        "mask.start": cfg.mask.use, "mask.parent": cfg.mask.parent.key})
-        cols[name] = {k: str(v) for k, v in row.items()}
-    return pd.DataFrame(cols).fillna("")
+def _settings(run: Run) -> dict[str, str]:
+    cfg = run.config
+    row = {"task": cfg.task.name, **_fields(cfg.task, "task."),
+           "model": cfg.model.name, **_fields(cfg.model, "model."),
+           **_fields(cfg.optim, "optim."), "steps": cfg.steps, "seed": cfg.seed,
+           "eval_every": cfg.eval_every}
+    if cfg.mask is not None:
+        row.update({"mask.pruner": cfg.mask.pruner, "mask.sparsity (removed)": cfg.mask.sparsity,
+                    "mask.scored at parent step": cfg.mask.resolved_step,
+                    "mask.start": cfg.mask.use, "mask.parent": cfg.mask.parent.key})
+    return {k: str(v) for k, v in row.items()}
+
+
+def settings_table(runs: dict[str, list[Run]]) -> blocks.Block:
+    """Every setting of the runs (defaults included), folded: the settings all runs share in one
+    table, and per run only those that differ (how a derived run's mask was made among them)."""
+    per_run = {name: _settings(run) for name, run in flatten(runs).items()}
+    keys = list(dict.fromkeys(k for row in per_run.values() for k in row))
+    shared = [k for k in keys if len({row.get(k) for row in per_run.values()}) == 1]
+    common = blocks.table([{"setting": k, "value": next(iter(per_run.values()))[k]} for k in shared])
+    differ = [k for k in keys if k not in shared]
+    parts = [blocks.paragraph("Shared by every run:", "Shared by every run:"), common]
+    if differ:
+        parts += [blocks.paragraph("Per run, where they differ:", "Per run, where they differ:"),
+                  blocks.table([{"run": name, **{k: row.get(k, "") for k in differ}}
+                                for name, row in per_run.items()])]
+    return blocks.details(f"Settings of the {len(per_run)} runs (click to unfold)", *parts)
 
 
 def _fields(obj, prefix: str) -> dict:
     return {prefix + f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def provenance_table(runs: dict[str, list[Run]]) -> pd.DataFrame:
-    """Where each result came from: store key, device, wall time, code revision and versions."""
-    keys = ("key", "device", "threads", "wall_seconds", "resumed_from_step", "finished", "git",
-            "gtlib", "torch", "numpy", "python")
-    return pd.DataFrame({name: {k: str(run.meta.get(k, "")) for k in keys}
-                         for name, run in flatten(runs).items()})
+def _commit(run: Run) -> str:
+    """The short commit a run was trained from, ``-dirty`` if its files differed from it."""
+    git = str(run.meta.get("git", "unknown"))
+    return git[:10] + ("-dirty" if git.endswith("-dirty") else "")
+
+
+def _share(run: Run) -> float:
+    """A run's share of its batch's wall time (runs trained together split it evenly)."""
+    return run.meta.get("wall_seconds", 0.0) / run.meta.get("batch_size", 1)
+
+
+def provenance_table(runs: dict[str, list[Run]]) -> blocks.Block:
+    """Where each result came from, folded: per run its store key, device, threads, batch, wall
+    time, finish time and code revision; the library versions once if every run shares them."""
+    flat = flatten(runs)
+    versions = ("gtlib", "torch", "numpy", "python")
+    found = {k: {str(r.meta.get(k, "")) for r in flat.values()} for k in versions}
+    shared = {k: v.pop() for k, v in found.items() if len(v) == 1}
+    rows = [{"run": name, "key": r.meta.get("key", ""), "device": r.meta.get("device", ""),
+             "threads": r.meta.get("threads", ""), "batch": r.meta.get("batch_size", 1),
+             "wall s (batch)": f"{r.meta.get('wall_seconds', 0):,.0f}",
+             "resumed from": r.meta.get("resumed_from_step") or "",
+             "finished": str(r.meta.get("finished", ""))[:16].replace("T", " "),
+             "code": _commit(r),
+             **{k: r.meta.get(k, "") for k in versions if k not in shared}} for name, r in flat.items()]
+    line = ", ".join(f"{k} {v}" for k, v in shared.items())
+    return blocks.details(f"Provenance of the {len(flat)} runs (click to unfold)",
+                          blocks.paragraph(f"Every run: {blocks.esc(line)}.", f"Every run: {line}."),
+                          blocks.table(rows, numeric=("threads", "batch", "wall s (batch)")))
+
+
+def strip(runs: dict[str, list[Run]], command: str) -> blocks.Block:
+    """The line at the top of a book page: the commit the runs came from, their total training time
+    and the command that regenerates the page."""
+    flat = {run.meta.get("key"): run for run in flatten(runs).values()}.values()
+    commits = sorted({_commit(r) for r in flat})
+    seconds = sum(_share(r) for r in flat)
+    devices = sorted({str(r.meta.get("device", "?")) for r in flat})
+    when = "{:.0f} min".format(seconds / 60) if seconds >= 60 else f"{seconds:.0f} s"
+    parts = [f"<b>{len(flat)} runs</b>, trained in {when} in all on {blocks.esc(', '.join(devices))}",
+             f"code: {blocks.esc(', '.join(commits))}",
+             f"regenerate: <code>{blocks.esc(command)}</code>"]
+    text = f"{len(flat)} runs, trained in {when} on {', '.join(devices)}; code {', '.join(commits)}; {command}"
+    return blocks.paragraph(" · ".join(parts), text, cls="gt-strip")

@@ -176,13 +176,15 @@ def test_some_method_at_initialisation_worse_than_random():
 
 def test_the_page_table_shows_every_cell_in_full():
     long = "x" * 120
-    html = claims.show([claims.Check("fig1.long", "Fig 1", long, "paper", "rule", "ours", False)]).to_html()
-    assert long in html and "NOT reproduced" in html
+    html = claims.show([claims.Check("fig1.long", "Fig 1", long, "paper <5 %", "rule", "ours", False)])._repr_html_()
+    assert long in html and "NOT reproduced" in html and "gt-no" in html  # red, not green
+    assert "paper &lt;5 %" in html  # text is escaped, not read as HTML
+    assert "reproduced</span>" in claims.show([claims.Check("a.b", "Fig 1", "c", "p", "r", "o", True)])._repr_html_()
 
 
 def test_unchecked_claims_of_other_figures_are_not_listed():
     unchecked = {"Fig 4b: 0.3 is not quick enough": "a judgement", "a claim of every page": "why"}
     check = claims.Check("fig3a.x", "Fig 3a", "c", "p", "r", "o", True)
-    shown = claims.unchecked_table(unchecked, [check])["claim of the paper"].tolist()
-    assert shown == ["a claim of every page"]
-    assert len(claims.unchecked_table(unchecked)) == 2
+    shown = claims.unchecked_table(unchecked, [check])
+    assert "a claim of every page" in shown.html and "0.3 is not quick" not in shown.html
+    assert "0.3 is not quick" in claims.unchecked_table(unchecked).html

@@ -149,7 +149,8 @@ def default_curves(runs: dict[str, list[Run]]) -> str:
 
 def plot(runs: dict[str, list[Run]], curves: str | None = None, title: str = "Figure 2",
          scale: str | None = None):
-    """Dense (dashed) and ticket (solid), one colour per group, mean over seeds with a min-max band:
+    """Dense (dashed, green) and ticket (solid, blue), a shade per group (operation), mean over seeds
+    with a min-max band:
     the test curve on a linear and a log step axis, then the train curve on a log step axis.
     ``curves``: "accuracy" or "loss" (default: accuracy, loss for regression)."""
     curves = curves or default_curves(runs)
@@ -159,9 +160,12 @@ def plot(runs: dict[str, list[Run]], curves: str | None = None, title: str = "Fi
     first = next(iter(runs.values()))[0]
     heading = f"{title}: {plots.setting(first, scale)}"
     for ax, (metric, log_x) in zip(axes, panels):
-        for i, (name, (dense, ticket)) in enumerate(groups(runs).items()):
-            plots.band(ax, [r.history for r in dense], metric, "--", f"C{i}", f"{name} dense")
-            plots.band(ax, [r.history for r in ticket], metric, "-", f"C{i}", f"{name} grokked ticket")
+        grouped = groups(runs)
+        for i, (name, (dense, ticket)) in enumerate(grouped.items()):
+            shade = {role: plots.role_shade(role, i, len(grouped)) for role in ("dense", "ticket")}
+            plots.band(ax, [r.history for r in dense], metric, "--", shade["dense"], f"{name} dense")
+            plots.band(ax, [r.history for r in ticket], metric, "-", shade["ticket"],
+                       f"{name} grokked ticket")
         plots.finish(ax, metric, heading + (", log step axis" if log_x else ""), log_x,
                      log_y=curves == "loss", threshold=first.history.threshold)
     return fig

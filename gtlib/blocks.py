@@ -1,0 +1,80 @@
+"""Small HTML blocks for the notebook pages: tables that show every cell in full, verdict badges,
+collapsible details.
+
+pandas' own HTML cuts text at 50 characters, right-aligns prose, prints ``<NA>`` and an empty index
+header; the blocks here never cut, align text left and numbers right, and say "never" for a time
+that never came. Each block also has a plain-text form, for a terminal and for nbval.
+"""
+from __future__ import annotations
+
+import html
+
+CSS = """<style>
+.gt-table {border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0 1em 0; width: auto;}
+.gt-table th, .gt-table td {text-align: left; vertical-align: top; padding: 0.3em 0.7em;
+  border-bottom: 1px solid rgba(128, 128, 128, 0.35);}
+.gt-table th {border-bottom: 2px solid rgba(128, 128, 128, 0.6);}
+.gt-table td.gt-num, .gt-table th.gt-num {text-align: right; white-space: nowrap;
+  font-variant-numeric: tabular-nums;}
+.gt-badge {display: inline-block; padding: 0.1em 0.55em; border-radius: 0.8em; color: #fff;
+  font-weight: 600; white-space: nowrap;}
+.gt-yes {background: #1a7f37;} .gt-no {background: #cf222e;} .gt-neutral {background: #6e7781;}
+.gt-muted {opacity: 0.7; font-size: 0.85em;}
+.gt-strip {font-size: 0.85em; padding: 0.5em 0.8em; margin: 0.2em 0 1em 0; border-radius: 0.3em;
+  border-left: 4px solid #0969da; background: rgba(9, 105, 218, 0.08);}
+.gt-strip code {font-size: 0.95em; word-break: break-all;}
+details.gt-details > summary {cursor: pointer; font-weight: 600;}
+</style>"""
+
+
+class Block:
+    """HTML for a notebook (``_repr_html_``) with a plain-text twin (``repr``)."""
+
+    def __init__(self, html_text: str, text: str):
+        self.html, self.text = html_text, text
+
+    def _repr_html_(self) -> str:
+        return CSS + self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def esc(value) -> str:
+    return html.escape(str(value))
+
+
+def badge(holds: bool | None, yes: str = "reproduced", no: str = "NOT reproduced") -> str:
+    """A coloured verdict: green for ``yes``, red for ``no``, grey when there is none."""
+    if holds is None:
+        return '<span class="gt-badge gt-neutral">not checked</span>'
+    return f'<span class="gt-badge {"gt-yes" if holds else "gt-no"}">{esc(yes if holds else no)}</span>'
+
+
+def table(rows: list[dict], numeric: tuple[str, ...] = (), raw: tuple[str, ...] = ()) -> Block:
+    """Rows (column -> value) as a table with every cell in full. ``numeric`` columns align right;
+    ``raw`` columns hold HTML already (badges), the others are escaped."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(tag: str, column: str, value) -> str:
+        cls = ' class="gt-num"' if column in numeric else ""
+        body = value if column in raw else esc(value)
+        return f"<{tag}{cls}>{body}</{tag}>"
+
+    head = "".join(cell("th", c, c) for c in columns)
+    body = "".join("<tr>" + "".join(cell("td", c, row.get(c, "")) for c in columns) + "</tr>"
+                   for row in rows)
+    text = "\n".join(" | ".join(str(row.get(c, "")) for c in columns) for row in rows)
+    return Block(f'<table class="gt-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+                 " | ".join(columns) + "\n" + text)
+
+
+def details(summary: str, *blocks: Block, open_: bool = False) -> Block:
+    """Blocks folded under a one-line summary that a reader can unfold."""
+    inner = "".join(b.html for b in blocks)
+    return Block(f'<details class="gt-details"{" open" if open_ else ""}><summary>{esc(summary)}</summary>'
+                 f"{inner}</details>", summary + "\n" + "\n\n".join(b.text for b in blocks))
+
+
+def paragraph(text_html: str, text: str, cls: str = "") -> Block:
+    return Block(f'<div class="{cls}">{text_html}</div>' if cls else f"<p>{text_html}</p>", text)

@@ -1,0 +1,68 @@
+"""How `book/execute.py` turns an executed notebook into a page a reader enjoys: the strip under the
+title, code folded, test plumbing out of view, alt text on figures, and the summary's rows."""
+import importlib.util
+import shlex
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("book_execute", ROOT / "book" / "execute.py")
+execute = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(execute)
+
+
+def _cells():
+    v4 = nbformat.v4
+    image = v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+                          metadata={"image/png": {"alt": "test accuracy against step", "width": 500}})
+    return [v4.new_markdown_cell("# Title"),
+            v4.new_code_cell('scale = "quick"', metadata={"tags": ["parameters"]}),
+            v4.new_code_cell('scale = "paper"', metadata={"tags": ["injected-parameters"]}),
+            v4.new_code_cell("fig = family.plot(runs)", outputs=[image]),
+            v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(claims.verdicts(checks, scale))"),
+            v4.new_markdown_cell("## Settings"),
+            v4.new_code_cell("_report.strip(runs, 'papermill ...')", metadata={"tags": [execute.STRIP_TAG]})]
+
+
+def test_a_page_shows_the_strip_first_hides_code_and_removes_test_plumbing():
+    cells = execute.for_reading(_cells(), note="A note on settings.")
+    assert [c.source.splitlines()[0] for c in cells[:3]] == [
+        "# Title", "_report.strip(runs, 'papermill ...')", "A note on settings."]
+    tags = {c.source.splitlines()[0]: c.metadata.get("tags", []) for c in cells}
+    assert "remove-input" in tags["_report.strip(runs, 'papermill ...')"]
+    assert "remove-cell" in tags['scale = "quick"'] and "remove-cell" in tags['scale = "paper"']
+    assert "remove-cell" in tags["# NBVAL_CHECK_OUTPUT"]
+    assert tags["fig = family.plot(runs)"] == ["hide-input"]
+    figure = next(c for c in cells if c.source.startswith("fig ="))
+    assert figure.metadata["mystnb"]["image"]["alt"] == "test accuracy against step"
+
+
+def test_the_regenerate_command_keeps_every_parameter_and_its_type():
+    page = {"output": "fig2c_operations", "notebook": "fig2_tasks.ipynb",
+            "parameters": {"scale": "paper", "ops": ["add", "x2y2"], "seeds": [0, 1, 2], "figure": "Fig 2c"}}
+    words = shlex.split(execute.command(page))
+    assert words[:3] == ["papermill", "notebooks/fig2_tasks.ipynb", "fig2c_operations.ipynb"]
+    given, rest = {}, iter(words[3:])
+    for flag in rest:  # as papermill reads them: -p NAME VALUE (a string here), -y YAML
+        given.update({next(rest): next(rest)} if flag == "-p" else yaml.safe_load(next(rest)))
+    assert given == page["parameters"]
+
+
+def test_the_summary_lists_a_figure_without_a_page_and_why():
+    row = execute.figure_row({"figure": "Figure 1 (right)", "shows": "a schematic", "why": "no experiment"}, {})
+    assert row == "| Figure 1 (right) | a schematic | none | no experiment |"
+    page = {"output": "fig4a", "title": "Figure 4a", "figures": ["Figure 4a"]}
+    verdicts = {"fig4a.early": "NOT reproduced", "fig4a.late": "reproduced", "fig4b.other": "reproduced"}
+    row = execute.figure_row({"figure": "Figure 4a", "shows": "tickets"}, {"fig4a": (page, verdicts)})
+    assert "1 of 2 reproduced" in row and "bdg-warning" in row and "`fig4a.early`" in row
+
+
+def test_every_figure_of_the_paper_has_a_page_or_a_reason():
+    manifest = yaml.safe_load((ROOT / "book" / "manifest.yml").read_text())
+    shown = {f for page in manifest["pages"] for f in page["figures"]}
+    for item in manifest["paper"]:
+        assert item["figure"] in shown or item.get("why"), item["figure"]
+    listed = {item["figure"] for item in manifest["paper"]}
+    assert shown <= listed, f"pages show figures the paper list lacks: {shown - listed}"
