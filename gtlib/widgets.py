@@ -1,0 +1,606 @@
+"""Widgets: the live explorer of the runs, and precomputed sliders for the book.
+
+**Live** (a kernel: JupyterLab via ``make lab``, ``notebooks/explore.ipynb``): `Explorer` chooses a
+task, model, seed, pruner, sparsity and the step the mask is taken at, and shows the dense run against
+the derived one (train and test curves with t_mem and t_gen), the dense run's weights and masks at a
+checkpoint chosen with a slider (as Figures 18 and 19) and one neuron's Fourier spectrum (the paper's
+MLP on modular arithmetic, as Figure 8). It reads the run store (``Store.default()``: the committed
+paper-scale runs in ``results/`` and the quick runs in ``.gtlib-store/``); a choice that is not
+stored is trained at the quick scale with a progress bar, after saying how long it will take. Its
+logic needs no front end: set the widgets' values from Python and read `Explorer.plotted` (the runs
+being plotted) or `Explorer.runs()`.
+
+**Static** (the book, no kernel): `image_slider` renders figures to PNG images in a ``Stack`` whose
+shown image follows a slider through a ``jslink``, a link that runs in the page's JavaScript, so it
+works from the widget state that papermill saves in the executed notebook. `sparsity_slider`,
+`mask_step_slider` and `seed_slider` make one from a figure family's runs; `Explorer.frames` makes
+the frames of any control of the explorer.
+
+Every curve is drawn by `gtlib.plots.train_test_curves`, the weights and masks by
+`gtlib.figures.weights_and_masks.plot`: the figures' own plotting functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import clear_output, display
+from matplotlib.figure import Figure
+from PIL import Image
+
+from . import plots
+from .analysis.fourier import neuron_inputs, power_spectrum
+from .analysis.masks import magnitude_masks
+from .config import RunConfig, derive
+from .figures import across_tasks, sparsity as sparsity_family, ticket_time, weights_and_masks
+from .presets import SCALES, TASK_MODELS, dense_config
+from .runs import run_many
+from .store import CorruptRunError, Run, Store
+
+# The explorer's choices. Pruners: the grokked ticket's magnitude pruning (of the dense run's weights
+# at the mask step) and the paper's pruning at initialisation (§4.2, scored at step 0 by default).
+TASKS = tuple(TASK_MODELS)
+MODELS = {"modular": ("mlp", "transformer")}  # other tasks: their paper model only
+PRUNERS = {"magnitude": "magnitude (ticket)", "random": "random", "snip": "SNIP", "grasp": "GraSP",
+           "synflow_tokens": "SynFlow (1 round, as the authors)", "synflow": "SynFlow (100 rounds)"}
+SPARSITIES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95
+SEEDS = tuple(range(10))
+
+# Milliseconds per step of one run, measured on the project's 2-core CPU (quick scale, evaluation
+# every 10 steps); used only when no stored run of the same task and model has a wall time.
+MS_PER_STEP = {"mlp": 4.0, "transformer": 9.0, "deep_mlp": 8.0}
+AUTO_TRAIN_SECONDS = 60.0  # the explorer trains a missing quick-scale choice by itself up to this
+
+LIVE = "the live version: <code>make lab</code>, <code>notebooks/explore.ipynb</code>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Static sliders (no kernel)
+
+def png(fig: Figure, dpi: int = 200, colours: int = 64) -> bytes:
+    """The figure as a compressed PNG at ``dpi`` (200: twice the 100 px per inch it is shown at),
+    reduced to a palette of ``colours``; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    plt.close(fig)
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    out = io.BytesIO()
+    image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def image_slider(figures: dict[str, Figure], description: str, what: str, *, dpi: int = 200,
+                 colours: int = 64) -> w.VBox:
+    """A slider over ``figures`` (label -> figure) that shows one at a time, without a kernel.
+
+    Each figure becomes a PNG (`png`) in an ``Image`` of a ``Stack``; the slider's index is
+    ``jslink``ed to the stack's ``selected_index``, so the page's JavaScript switches the image from
+    the saved widget state. ``what`` completes the caption "Move the slider to see ...". The figures
+    are closed."""
+    if not figures:
+        raise ValueError("image_slider needs at least one figure")
+    labels = list(figures)
+    widths = {label: fig.get_figwidth() * 100 for label, fig in figures.items()}  # CSS px at 100 dpi
+    images = [w.Image(value=png(fig, dpi, colours), format="png",
+                      layout=w.Layout(width="100%", max_width=f"{widths[label]:.0f}px", height="auto"))
+              for label, fig in figures.items()]
+    stack = w.Stack(images, selected_index=0)
+    slider = w.SelectionSlider(options=labels, value=labels[0], description=description,
+                               continuous_update=True, style={"description_width": "initial"},
+                               layout=w.Layout(width=f"{min(max(widths.values()), 640):.0f}px"))
+    w.jslink((slider, "index"), (stack, "selected_index"))
+    caption = w.HTML(f"<em>Move the slider to see {what} (precomputed; {LIVE}).</em>")
+    return w.VBox([caption, slider, stack])
+
+
+def curves(runs: dict[str, Run], title: str = "", *, log_x: bool = True,
+           figsize: tuple[float, float] = (7, 3.4)) -> Figure:
+    """Train (dashed) and test (solid) curves of ``runs`` (name -> run; a name such as ``dense``,
+    ``ticket 0.6@30000`` or a pruner picks the colour) with t_mem and t_gen marked: one panel of
+    `gtlib.plots.train_test_curves`."""
+    fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
+    plots.train_test_curves({name: run.history for name, run in runs.items()}, title=title,
+                            log_x=log_x, ax=ax)
+    if log_x:
+        ax.set_xlim(left=0)  # symlog's margin would otherwise show negative steps
+    return fig
+
+
+def _spread(values: list, most: int) -> list:
+    """At most ``most`` of ``values``, evenly spread, first and last included."""
+    if len(values) <= most:
+        return list(values)
+    picks = sorted({round(i * (len(values) - 1) / (most - 1)) for i in range(most)})
+    return [values[i] for i in picks]
+
+
+def _quantity(run: Run) -> str:
+    return "loss" if run.history.is_regression else "accuracy"
+
+
+def sparsity_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 10) -> w.VBox:
+    """Figures 3, 4b, 17: a slider over the sweep's sparsities (at most ``most``), each the ticket's
+    train and test curves against the dense run's."""
+    dense = runs["dense"][0]
+    swept = {s: r for s, r in sparsity_family.by_sparsity(runs).items() if r is not dense}
+    shown = _spread(sorted(swept), most)
+    heading = plots.setting(dense, scale)
+    figures = {f"{s:g}": curves({"dense": dense, f"ticket {s:g}": swept[s]},
+                                f"ticket at sparsity {s:g} against the dense run; {heading}")
+               for s in shown}
+    return image_slider(figures, "sparsity", f"the {_quantity(dense)} of the ticket at each sparsity "
+                        "against the dense run's")
+
+
+def mask_step_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 8) -> w.VBox:
+    """Figure 4a: a slider over the steps the masks are taken at (at most ``most``), each that
+    ticket's train and test curves against the dense run's."""
+    dense = runs["dense"][0]
+    tickets = ticket_time.by_step(runs)
+    heading = plots.setting(dense, scale)
+    figures = {f"{t:,}": curves({"dense": dense, f"ticket, mask at step {t:,}": tickets[t]},
+                                f"ticket with the mask from step {t:,}; {heading}")
+               for t in _spread(sorted(tickets), most)}
+    return image_slider(figures, "mask step", "the ticket whose mask comes from each checkpoint of the "
+                        "dense run, against the dense run")
+
+
+def seed_slider(runs: dict[str, list[Run]], scale: str | None = None) -> w.VBox | None:
+    """Figures 2, 10, 11: a slider over the seeds, each seed's dense runs and tickets (one pair per
+    task or operation); None when the page has a single seed (its figure shows it all)."""
+    groups = across_tasks.groups(runs)
+    seeds = [r.config.seed for r in next(iter(groups.values()))[0]]
+    if len(seeds) < 2:
+        return None
+    first = next(iter(runs.values()))[0]
+    figures = {}
+    for i, seed in enumerate(seeds):
+        shown = {}
+        for name, (dense, ticket) in groups.items():
+            prefix = "" if len(groups) == 1 else f"{name} "
+            shown[f"{prefix}dense"], shown[f"{prefix}ticket"] = dense[i], ticket[i]
+        figures[str(seed)] = curves(shown, f"seed {seed}; {plots.setting(first, scale)}")
+    return image_slider(figures, "seed", f"the dense run and its ticket for each seed ({_quantity(first)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The live explorer
+
+class _AtStep:
+    """A run seen at one checkpoint: ``weights()`` gives that step's weights (for the figure
+    functions, which plot a run's last weights)."""
+
+    def __init__(self, run: Run, step: int, masks: dict | None = None):
+        self.config, self.run, self.step, self._masks = run.config, run, step, masks
+
+    def weights(self, step: int | None = None):
+        return self.run.weights(self.step if step is None else step)
+
+    def masks(self):
+        return self.run.masks() if self._masks is None else self._masks
+
+
+@dataclasses.dataclass
+class Choice:
+    """What the explorer shows: the dense run and the network derived from it."""
+
+    dense: RunConfig
+    derived: RunConfig
+    name: str  # the derived run's name in legends: "ticket 0.6@1500" or a pruner
+
+    @property
+    def configs(self) -> dict[str, RunConfig]:
+        return {"dense": self.dense, self.name: self.derived}
+
+
+class Explorer:
+    """Choose a run with widgets and see it; `ui` is the widget to display.
+
+    Every control is an attribute (``scale``, ``task``, ``model``, ``seed``, ``pruner``,
+    ``sparsity``, ``mask_step``, ``checkpoint``, ``neuron``); setting one's ``value`` (from the
+    front end or from Python) redraws. `plotted` holds the runs being plotted (name -> `Run`), empty
+    while the choice is not stored; `runs()` returns them, training what is missing if asked.
+    ``auto_train``: a missing choice at the quick scale trains by itself when it takes at most this
+    many seconds (0: only the Train button trains). ``changes`` override the scale's preset
+    (RunConfig fields, e.g. ``{"steps": 300}`` for a shorter run).
+    """
+
+    def __init__(self, scale: str = "quick", *, task: str = "modular", model: str | None = None,
+                 seed: int = 0, pruner: str = "magnitude", sparsity: float = 0.6,
+                 mask_step: int | None = None, store: Store | None = None, device: str = "auto",
+                 auto_train: float = AUTO_TRAIN_SECONDS, changes: dict | None = None):
+        self.store = store or Store.default()
+        self.device, self.auto_train, self.changes = device, auto_train, dict(changes or {})
+        self._listing = None
+        self._quiet = 0
+        self.plotted: dict[str, Run] = {}
+        self.message = ""
+        wide = {"style": {"description_width": "initial"}}
+        self.scale = w.ToggleButtons(options=SCALES, value=scale, description="scale", **wide)
+        self.task = w.Dropdown(options=TASKS, value=task, description="task", **wide)
+        self.model = w.Dropdown(options=self._models(task), description="model", **wide)
+        self.model.value = model or self.model.options[0]
+        self.seed = w.Dropdown(options=SEEDS, value=seed, description="seed", **wide)
+        self.pruner = w.Dropdown(options=[(label, key) for key, label in PRUNERS.items()], value=pruner,
+                                 description="pruner", **wide)
+        self.sparsity = w.SelectionSlider(options=[(f"{s:g}", s) for s in SPARSITIES],
+                                          value=_nearest(SPARSITIES, sparsity),
+                                          description="sparsity (removed)", **wide)
+        self.mask_step = w.SelectionSlider(options=[(0, 0)], description="mask step", **wide)
+        self.checkpoint = w.SelectionSlider(options=[(0, 0)], description="checkpoint (dense run)",
+                                            **wide)
+        self.neuron = w.IntSlider(value=0, min=0, max=0, description="neuron", **wide)
+        self.train_button = w.Button(description="Train", icon="play", disabled=True)
+        self.status = w.HTML()
+        self.out_curves, self.out_weights, self.out_spectrum = w.Output(), w.Output(), w.Output()
+        self.out_train = w.Output()
+        self._set_mask_steps(mask_step)
+        for control in (self.scale, self.task, self.model, self.seed, self.pruner, self.sparsity,
+                        self.mask_step):
+            control.observe(self._changed, names="value")
+        self.checkpoint.observe(lambda _: self._draw_checkpoint(), names="value")
+        self.neuron.observe(lambda _: self._draw_spectrum(), names="value")
+        self.train_button.on_click(lambda _: self.train())
+        self.refresh()
+
+    # -- the widget ---------------------------------------------------------------------------
+    @property
+    def ui(self) -> w.VBox:
+        """The explorer: its controls, status, curves, weights and masks, and spectrum."""
+        choose = w.VBox([w.HBox([self.scale, self.task, self.model, self.seed]),
+                         w.HBox([self.pruner, self.sparsity]), self.mask_step,
+                         w.HBox([self.train_button, self.status]), self.out_train])
+        inspect = w.VBox([self.checkpoint, self.out_weights, self.neuron, self.out_spectrum])
+        return w.VBox([choose, self.out_curves, inspect])
+
+    def _ipython_display_(self):
+        display(self.ui)
+
+    # -- what is chosen -------------------------------------------------------------------------
+    @staticmethod
+    def _models(task: str) -> tuple[str, ...]:
+        return MODELS.get(task, (TASK_MODELS[task][0],))
+
+    def _preset(self) -> RunConfig:
+        """The dense run with the scale's checkpoints (the steps a mask can be taken at)."""
+        return dense_config(self.task.value, self.model.value, scale=self.scale.value,
+                            seed=self.seed.value, **self.changes)
+
+    def choice(self) -> Choice:
+        """The dense run and the derived one the controls choose. Both keep only the checkpoints
+        they need (a stored copy with more serves them); a mask from an intermediate step needs the
+        dense run's checkpoints."""
+        preset = self._preset()
+        step = self.mask_step.value
+        dense = dataclasses.replace(preset, checkpoint_every=None)
+        parent = dense if step in (0, dense.steps) else preset
+        pruner, sparsity = self.pruner.value, self.sparsity.value
+        # A mask from the last step is ``step=None`` in most families and an explicit step in
+        # Figure 4a's: two keys for one run. The stored one serves; None is trained.
+        candidates = [derive(parent, sparsity=sparsity, step=s, pruner=pruner, checkpoint_every=None)
+                      for s in ([None, step] if step == dense.steps else [step])]
+        derived = next((c for c in candidates if self._stored(c) is not None), candidates[0])
+        name = f"ticket {sparsity:g}@{step}" if pruner == "magnitude" else pruner
+        return Choice(dense, derived, name)
+
+    def _stored(self, cfg: RunConfig) -> Run | None:
+        """The stored run serving ``cfg`` (with every checkpoint it asks for), or None."""
+        try:
+            found = self.store.load(cfg)
+        except CorruptRunError:
+            return None
+        return found if found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps) else None
+
+    def missing(self, choice: Choice | None = None) -> list[RunConfig]:
+        """The runs to train for the choice, parents first: those not stored. A dense run is
+        trained with the scale's checkpoints (so that any later mask step finds its checkpoint),
+        and trained again to keep them where a mask needs one that the stored copy lacks."""
+        choice = choice or self.choice()
+        derived = [] if self._stored(choice.derived) is not None else [choice.derived]
+        dense = self._stored(choice.dense) is None or (
+            derived and self._stored(choice.derived.mask.parent) is None)
+        if not dense:
+            return derived
+        preset = self._preset()  # the derived run names it as its parent: one config per key
+        return [preset] + [dataclasses.replace(c, mask=dataclasses.replace(c.mask, parent=preset))
+                           for c in derived]
+
+    def listing(self):
+        """The store's listing (`Store.listing`), read once and after each training."""
+        if self._listing is None:
+            self._listing = self.store.listing()
+        return self._listing
+
+    def seconds_per_step(self, cfg: RunConfig) -> float:
+        """One run's seconds per step for ``cfg``'s task and model at its length: the median over
+        stored runs of the same task, model and steps of their batch's wall time / batch size /
+        steps (their meta.json), or `MS_PER_STEP` where none is stored."""
+        table = self.listing()
+        same = table[(table["task"] == cfg.task.name) & (table["model"] == cfg.model.name)
+                     & (table["steps"] == cfg.steps) & table["wall_seconds"].notna()]
+        rates = []
+        for row in same.itertuples():
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                meta = json.loads((Path(row.root) / "runs" / row.key / "meta.json").read_text())
+                rates.append(meta["wall_seconds"] / max(meta.get("batch_size", 1), 1) / cfg.steps)
+        return float(np.median(rates)) if rates else MS_PER_STEP.get(cfg.model.name, 8.0) / 1000
+
+    def estimate(self, cfgs: list[RunConfig]) -> float:
+        """Seconds to train ``cfgs``, one after the other (batching makes it shorter)."""
+        return sum(cfg.steps * self.seconds_per_step(cfg) for cfg in cfgs)
+
+    # -- getting and drawing the runs -------------------------------------------------------------
+    def runs(self, train: bool = False) -> dict[str, Run]:
+        """The runs of the current choice (name -> run), the dense run first; with ``train``, what
+        is missing is trained first (with a progress bar), otherwise a missing choice gives {}."""
+        choice = self.choice()
+        todo = self.missing(choice)
+        if todo and not train:
+            return {}
+        if todo:
+            run_many(todo, self.store, device=self.device, progress=True)
+            self._listing = None
+        return {name: self._stored(cfg) for name, cfg in choice.configs.items()}
+
+    def train(self) -> dict[str, Run]:
+        """Train the current choice where it is missing (the Train button), then draw it."""
+        todo = self.missing()
+        with self.out_train:
+            clear_output()
+            if todo:
+                print(f"training {len(todo)} run(s), about {_duration(self.estimate(todo))}: "
+                      + "; ".join(map(_described, todo)))
+            self.runs(train=True)
+        self.refresh()
+        return self.plotted
+
+    def refresh(self) -> None:
+        """Read the choice from the store (training it if allowed) and redraw everything."""
+        if self._quiet:
+            return
+        choice = self.choice()
+        todo = self.missing(choice)
+        seconds = self.estimate(todo) if todo else 0.0
+        if todo and self.scale.value == "quick" and seconds <= self.auto_train:
+            with self.out_train:
+                clear_output()
+                print(f"not stored yet: training {len(todo)} run(s) at the quick scale, about "
+                      f"{_duration(seconds)}")
+                self.runs(train=True)
+            todo = []
+        if todo:
+            self.plotted = {}
+            hint = "" if self.scale.value == "quick" else " (the quick scale trains in seconds)"
+            self.message = (f"Not stored: {'; '.join(map(_described, todo))}. Training takes about "
+                            f"{_duration(seconds)} at the {self.scale.value} scale{hint}: press Train.")
+            self.train_button.disabled = False
+        else:
+            self.plotted = {name: self._stored(cfg) for name, cfg in choice.configs.items()}
+            self.message = "; ".join(f"{name}: t_mem {_t(r.history.t_mem)}, t_gen {_t(r.history.t_gen)}"
+                                     f" ({_where(r)})" for name, r in self.plotted.items())
+            self.train_button.disabled = True
+        self.status.value = self.message
+        self._set_checkpoints()
+        self._draw_curves()
+        self._draw_checkpoint()
+        self._draw_spectrum()
+
+    def _changed(self, change) -> None:
+        if change["owner"] is self.task:
+            with self._hold():
+                models = self._models(self.task.value)
+                self.model.options = models
+                self.model.value = models[0]
+        if change["owner"] in (self.task, self.model, self.scale, self.pruner):
+            with self._hold():  # a mask at the step the paper takes it: last for a ticket, θ0 otherwise
+                self._set_mask_steps(None if self.pruner.value == "magnitude" else 0)
+        self.refresh()
+
+    @contextlib.contextmanager
+    def _hold(self):
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+
+    def _set_mask_steps(self, step: int | None) -> None:
+        steps = self._preset().checkpoint_steps
+        options = [(f"{t:,}" + (" (last)" if t == steps[-1] else ""), t) for t in steps]
+        with self._hold():
+            self.mask_step.options = options
+            self.mask_step.value = steps[-1] if step is None else _nearest(steps, step)
+
+    def _set_checkpoints(self) -> None:
+        dense = self.plotted.get("dense")
+        steps = dense.checkpoint_steps if dense else [0]
+        current = self.checkpoint.value
+        with self._hold():
+            self.checkpoint.options = [(f"{t:,}", t) for t in steps]
+            self.checkpoint.value = current if current in steps else steps[-1]
+        self.checkpoint.disabled = dense is None
+        rows = self._neuron_rows(self.checkpoint.value) if dense else None
+        with self._hold():
+            self.neuron.max = 0 if rows is None else rows.shape[0] - 1
+        self.neuron.disabled = rows is None
+
+    def _show(self, out: w.Output, fig: Figure | None, note: str = "") -> None:
+        with out:
+            clear_output(wait=True)
+            if note:
+                print(note)
+            if fig is not None:
+                display(fig)
+                plt.close(fig)
+
+    def _draw_curves(self) -> None:
+        self._show(self.out_curves, self.curves_figure() if self.plotted else None)
+
+    def _draw_checkpoint(self) -> None:
+        if self._quiet:
+            return
+        self._show(self.out_weights, self.weights_figure() if self.plotted else None)
+
+    def _draw_spectrum(self) -> None:
+        if self._quiet:
+            return
+        fig = self.spectrum_figure() if self.plotted else None
+        note = "" if fig is not None or not self.plotted else \
+            "Fourier spectra: for the paper's MLP on modular arithmetic (its neurons' inputs are residues)."
+        self._show(self.out_spectrum, fig, note)
+
+    def _title(self) -> str:
+        dense = self.plotted["dense"]
+        derived = self.plotted[next(n for n in self.plotted if n != "dense")]
+        mask = derived.config.mask
+        how = "ticket" if mask.pruner == "magnitude" else f"{plots.display(mask.pruner)} mask"
+        return (f"dense run and {how} (sparsity {mask.sparsity:g}, mask from step "
+                f"{mask.resolved_step:,}); {plots.setting(dense, self.scale.value)}, seed {dense.config.seed}")
+
+    def curves_figure(self) -> Figure:
+        """The plotted runs' train and test curves, t_mem and t_gen marked, on a linear and a log
+        step axis (as Figure 1)."""
+        histories = {name: run.history for name, run in self.plotted.items()}
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+        plots.train_test_curves(histories, title="linear step axis", ax=axes[0])
+        plots.train_test_curves(histories, title="log step axis", log_x=True, mark_times=False,
+                                ax=axes[1])
+        fig.suptitle(self._title())
+        return fig
+
+    def weights_figure(self, step: int | None = None) -> Figure:
+        """The dense run's weights at checkpoint ``step`` (default: the slider's), the magnitude
+        mask a ticket taken there would get at the chosen sparsity, and the derived run's mask. The
+        paper's MLP is drawn by Figure 18's function; other models one matrix per panel."""
+        step = self.checkpoint.value if step is None else step
+        dense = self.plotted["dense"]
+        name = next(n for n in self.plotted if n != "dense")
+        derived = self.plotted[name]
+        names = list(dense.masks())
+        sparsity = self.sparsity.value
+        rows = {"dense": [_AtStep(dense, step)],
+                f"magnitude {sparsity:g} at step {step:,}":
+                    [_AtStep(dense, step, magnitude_masks(dense.weights(step), sparsity, names))],
+                name: [derived]}
+        title = f"weights at step {step:,} and masks"
+        if dense.config.model.name == "mlp":
+            return weights_and_masks.plot(rows, self.scale.value, title=title)
+        return _matrix_grid(rows, step, title)
+
+    def _neuron_rows(self, step: int):
+        dense = self.plotted.get("dense")
+        if dense is None or dense.config.model.name != "mlp" or dense.config.task.name != "modular":
+            return None
+        return neuron_inputs(dense.weights(step)).numpy()
+
+    def spectrum_figure(self, step: int | None = None, neuron: int | None = None) -> Figure | None:
+        """One neuron's input weights over the residues (a row of W_in · W_E) and their power
+        spectrum (`gtlib.analysis.fourier`), for the dense run at the checkpoint and for the derived
+        run at its end (masked). None for models other than the paper's MLP on modular arithmetic."""
+        step = self.checkpoint.value if step is None else step
+        neuron = self.neuron.value if neuron is None else neuron
+        rows = self._neuron_rows(step)
+        if rows is None:
+            return None
+        name = next(n for n in self.plotted if n != "dense")
+        derived = self.plotted[name]
+        shown = {f"dense, step {step:,}": ("dense", rows[neuron]),
+                 f"{plots.display(name)}, step {derived.config.steps:,}":
+                     (name, neuron_inputs(derived.weights(), derived.masks()).numpy()[neuron])}
+        fig, axes = plt.subplots(1, 2, figsize=(12, 3.2), constrained_layout=True)
+        for i, (label, (role, row)) in enumerate(shown.items()):
+            colour = plots.colour(role.split()[0] if role.startswith("ticket ") else role, i)
+            spectrum = power_spectrum(torch.as_tensor(row)[None]).numpy()[0]
+            share = spectrum / spectrum.sum() if spectrum.sum() > 0 else spectrum
+            axes[0].plot(row / (np.abs(row).max() or 1), color=colour, label=label)
+            axes[1].bar(np.arange(1, len(share) + 1) + (i - 0.5) * 0.4, share, width=0.4,
+                        color=colour, label=label)
+        axes[0].set_xlabel("input residue a")
+        axes[0].set_ylabel("weight (scaled to max 1)")
+        axes[0].set_title(f"neuron {neuron}: its input weights (a row of W_in · W_E)")
+        axes[1].set_xlabel("frequency k")
+        axes[1].set_ylabel("share of the power")
+        axes[1].set_title(f"neuron {neuron}: power spectrum over the residues")
+        for ax in axes:
+            ax.legend(fontsize=8)
+        return fig
+
+    # -- precomputed frames for the book ---------------------------------------------------------------
+    def frames(self, control: str, values: list | None = None, panel: str = "curves") -> dict[str, Figure]:
+        """One figure of ``panel`` ("curves", "weights" or "spectrum") per value of the control
+        named ``control`` (default: all its options), as the explorer draws it; values whose runs
+        are not stored (and not trained by `auto_train`) are left out. The control is restored."""
+        widget = getattr(self, control)
+        options = [o if isinstance(o, tuple) else (str(o), o) for o in widget.options]
+        labels = {value: str(label) for label, value in options}
+        values = list(labels) if values is None else values
+        draw = {"curves": self.curves_figure, "weights": self.weights_figure,
+                "spectrum": self.spectrum_figure}[panel]
+        before, out = widget.value, {}
+        for value in values:
+            widget.value = value
+            if self.plotted:
+                fig = draw()
+                if fig is not None:
+                    out[labels.get(value, str(value))] = fig
+        widget.value = before
+        return out
+
+
+def _matrix_grid(rows: dict, step: int, title: str) -> Figure:
+    """Weights and masks one matrix per panel (models without a residue axis): a row per network."""
+    first = rows["dense"][0]
+    names = list(first.masks())
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(2.2 * len(names), 2.2 * len(rows)),
+                             constrained_layout=True, squeeze=False)
+    for r, (label, group) in enumerate(rows.items()):
+        tensors = group[0].weights() if label == "dense" else group[0].masks()
+        for c, name in enumerate(names):
+            image = tensors[name].float().reshape(tensors[name].shape[0], -1).numpy()
+            limit = float(np.abs(image).max()) or 1.0
+            axes[r, c].imshow(image, aspect="auto", interpolation="nearest",
+                              cmap="RdBu_r" if label == "dense" else "Greys",
+                              vmin=-limit if label == "dense" else 0, vmax=limit)
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(name, fontsize=9)
+            if c == 0:
+                axes[r, c].set_ylabel(f"weights at step {step:,}" if label == "dense"
+                                      else f"{plots.display(label)}\nmask", fontsize=8)
+    fig.suptitle(f"{title}: {plots.setting(first)}")
+    return fig
+
+
+def _described(cfg: RunConfig) -> str:
+    """A run to train, by its label; a dense run says which checkpoints it keeps."""
+    if cfg.mask is None and cfg.checkpoint_every:
+        return f"{cfg.label} (with a checkpoint every {cfg.checkpoint_every:,} steps)"
+    return cfg.label
+
+
+def _nearest(options, value: float):
+    return min(options, key=lambda o: abs(o - value))
+
+
+def _t(step: int | None) -> str:
+    return "never" if step is None else f"{step:,}"
+
+
+def _where(run: Run) -> str:
+    root = run.path.parent.parent
+    return f"stored in {root.name}/" if root.name else "stored"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(math.ceil(seconds), 1)} s"
+    return f"{seconds / 60:.0f} min"
