@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean
+.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean browser publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,22 @@ execute: $(STAMP)
 html: $(STAMP) $(VENDOR)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-test: $(STAMP) $(VENDOR) unit notebooks claims book
+# The built book (_build/html; build it first) in headless Chromium (Debian's `chromium`, driven
+# by Playwright): clean console, no request outside the book, figures and math shown, a slider
+# that changes its figure, the page list at 400 px. Screenshots in _build/browser/.
+browser: $(STAMP)
+	$(PY) -m pytest -q tests_browser
+
+# Push the built HTML to the gh-pages branch of REMOTE (a remote name or URL), as Jupyter Book
+# documents; -n adds .nojekyll (GitHub Pages would otherwise hide _static/ and _images/).
+# Run `make book` first. tests/test_publish.py runs this target against a local bare repository.
+REMOTE ?= origin
+BOOK_HTML ?= _build/html
+publish: $(STAMP)
+	@test -f $(BOOK_HTML)/index.html || { echo "publish: no $(BOOK_HTML)/index.html; run make book first" >&2; exit 1; }
+	$(VENV)/bin/ghp-import -n -p -f -r $(REMOTE) -b gh-pages -m "Publish the book" $(BOOK_HTML)
+
+test: $(STAMP) $(VENDOR) unit notebooks claims book browser
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
