@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean browser publish
+.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean lab browser publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ results: $(STAMP)
 # Check every stored file of the run stores against its checksum.
 verify: $(STAMP)
 	$(PY) -m gtlib verify
+
+# The live explorer (gtlib.widgets) in JupyterLab, from the project's own environment, widgets
+# included (jupyterlab_widgets). LAB_FLAGS=--no-browser on a remote machine.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/explore.ipynb
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
