@@ -79,7 +79,10 @@ def for_reading(cells: list, note: str | None) -> list:
     rest = [c for c in cells[1:] if c not in strip]
     for cell in strip:
         cell.metadata["tags"] = [STRIP_TAG, "remove-input"]
-    head = [cells[0], *strip] + ([nbformat.v4.new_markdown_cell(note.strip())] if note else [])
+    title, _, intro = cells[0].source.partition("\n")  # the strip goes right under the heading
+    cells[0].source = title
+    head = [cells[0], *strip] + [nbformat.v4.new_markdown_cell(text.strip()) for text in (intro, note)
+                                 if text and text.strip()]
     for cell in rest:
         if cell.cell_type != "code":
             continue

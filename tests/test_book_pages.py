@@ -17,7 +17,7 @@ def _cells():
     v4 = nbformat.v4
     image = v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
                           metadata={"image/png": {"alt": "test accuracy against step", "width": 500}})
-    return [v4.new_markdown_cell("# Title"),
+    return [v4.new_markdown_cell("# Title\n\nThe claim."),
             v4.new_code_cell('scale = "quick"', metadata={"tags": ["parameters"]}),
             v4.new_code_cell('scale = "paper"', metadata={"tags": ["injected-parameters"]}),
             v4.new_code_cell("fig = family.plot(runs)", outputs=[image]),
@@ -28,8 +28,8 @@ def _cells():
 
 def test_a_page_shows_the_strip_first_hides_code_and_removes_test_plumbing():
     cells = execute.for_reading(_cells(), note="A note on settings.")
-    assert [c.source.splitlines()[0] for c in cells[:3]] == [
-        "# Title", "_report.strip(runs, 'papermill ...')", "A note on settings."]
+    assert [c.source.splitlines()[0] for c in cells[:4]] == [
+        "# Title", "_report.strip(runs, 'papermill ...')", "The claim.", "A note on settings."]
     tags = {c.source.splitlines()[0]: c.metadata.get("tags", []) for c in cells}
     assert "remove-input" in tags["_report.strip(runs, 'papermill ...')"]
     assert "remove-cell" in tags['scale = "quick"'] and "remove-cell" in tags['scale = "paper"']
