@@ -160,16 +160,20 @@ def write_summary() -> Path:
                   *([f":img-top: {thumb}", f":img-alt: The first figure of {page['output']}"] if thumb else []),
                   "", f"{badge(held, len(verdicts))} {', '.join(page['figures'])}", ":::", ""]
     held = sum(v == "reproduced" for v in distinct.values())
+    rows = [figure_row(item, done_pages) for item in manifest.get("paper", [])]
+    status = [state for _, state in rows]
     lines = ["# Summary: what reproduced", "",
-             f"**{held} of the {len(distinct)} distinct claims** of the paper that this book checks "
-             f"reproduce at the paper's scale; {len(distinct) - held} do not. "
-             "Each claim is a check with the paper's number, a pass rule and ours, at the end of its page; "
-             "a claim shown on several pages counts once.", "",
+             f"{{bdg-success-line}}`{held} claims reproduce` {{bdg-danger-line}}`{len(distinct) - held} do not`"
+             f" (of the {len(distinct)} distinct claims this book checks, at the paper's scale)", "",
+             f"Of the paper's {len(rows)} figures and tables, {status.count('all')} reproduce in full, "
+             f"{status.count('some')} in part and {status.count('none')} not at all; "
+             f"{status.count('no page')} {'has' if status.count('no page') == 1 else 'have'} no experiment "
+             "to reproduce. Each claim is a check with the paper's number, a pass rule and ours, at the end "
+             "of its page; a claim shown on several pages counts once.", "",
+             "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::", "",
              "## Every figure and table of the paper", "",
              "| Paper | What it shows | Page | Claims on the page |", "|---|---|---|---|"]
-    for item in manifest.get("paper", []):
-        lines.append(figure_row(item, done_pages))
-    lines += ["", "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::"]
+    lines += [row for row, _ in rows]
     out = GENERATED / "summary.md"
     out.write_text("\n".join(lines) + "\n")
     return out
@@ -181,21 +185,23 @@ def badge(held: int, total: int) -> str:
     return f"{{bdg-{colour}}}`{held} of {total} reproduced`"
 
 
-def figure_row(item: dict, done_pages: dict) -> str:
+def figure_row(item: dict, done_pages: dict) -> tuple[str, str]:
     """One row of the summary's table: a figure of the paper, its page and its claims' verdicts
-    (the claims whose id names this figure, else every claim of its page)."""
+    (the claims whose id names this figure, else every claim of its page); and whether they all,
+    some or none reproduce ("no page" where there is none)."""
     figure, shows = item["figure"], item.get("shows", "")
     found = [(page, verdicts) for page, verdicts in done_pages.values() if figure in page["figures"]]
     if not found:
-        return f"| {figure} | {shows} | none | {item.get('why', 'not yet in the book')} |"
+        return f"| {figure} | {shows} | none | {item.get('why', 'not yet in the book')} |", "no page"
     page, verdicts = found[0]
     prefix = re.sub(r"[^a-z0-9]+", "", figure.lower().replace("figure", "fig")) + "."
     own = {c: v for c, v in verdicts.items() if c.startswith(prefix)} or verdicts
     failed = [c for c, v in own.items() if v != "reproduced"]
     held = len(own) - len(failed)
     detail = f"; not: {', '.join(f'`{c}`' for c in failed)}" if failed else ""
+    state = "all" if held == len(own) else "none" if held == 0 else "some"
     return (f"| {figure} | {shows} | [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
-            f"{badge(held, len(own))}{detail} |")
+            f"{badge(held, len(own))}{detail} |"), state
 
 
 def thumbnail(path: Path) -> str | None:
@@ -205,7 +211,8 @@ def thumbnail(path: Path) -> str | None:
             data = output.get("data", {}).get("image/png")
             if data:
                 image = Image.open(io.BytesIO(base64.b64decode(data)))
-                image.thumbnail((480, 480))
+                image = image.crop((0, 0, image.width, min(image.height, int(0.62 * image.width))))
+                image.thumbnail((480, 480))  # the top of the figure: its first panel
                 out = GENERATED / "thumbs" / f"{path.stem}.png"
                 out.parent.mkdir(exist_ok=True)
                 image.save(out, optimize=True)

@@ -52,11 +52,11 @@ def test_the_regenerate_command_keeps_every_parameter_and_its_type():
 
 def test_the_summary_lists_a_figure_without_a_page_and_why():
     row = execute.figure_row({"figure": "Figure 1 (right)", "shows": "a schematic", "why": "no experiment"}, {})
-    assert row == "| Figure 1 (right) | a schematic | none | no experiment |"
+    assert row == ("| Figure 1 (right) | a schematic | none | no experiment |", "no page")
     page = {"output": "fig4a", "title": "Figure 4a", "figures": ["Figure 4a"]}
     verdicts = {"fig4a.early": "NOT reproduced", "fig4a.late": "reproduced", "fig4b.other": "reproduced"}
-    row = execute.figure_row({"figure": "Figure 4a", "shows": "tickets"}, {"fig4a": (page, verdicts)})
-    assert "1 of 2 reproduced" in row and "bdg-warning" in row and "`fig4a.early`" in row
+    row, state = execute.figure_row({"figure": "Figure 4a", "shows": "tickets"}, {"fig4a": (page, verdicts)})
+    assert state == "some" and "1 of 2 reproduced" in row and "bdg-warning" in row and "`fig4a.early`" in row
 
 
 def test_every_figure_of_the_paper_has_a_page_or_a_reason():
