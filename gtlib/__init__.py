@@ -28,7 +28,7 @@ Vocabulary, used everywhere in the code, the notebooks and the book:
 - **claim**, **check**: a statement of the paper and its test against our runs, with a pass rule.
 
 Layers (imports go downwards only): registry → tasks, models, metrics, probes, pruning → config →
-history → train → store → derive → runs → presets, claims, plots, report → figures →
+history → train → store → derive, cluster → runs → presets, claims, plots, report → figures →
 widgets (the explorer and the book's sliders).
 """
 __version__ = "0.1.0"

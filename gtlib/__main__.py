@@ -3,6 +3,7 @@
     python -m gtlib grokked_ticket --scale paper --seed 0      # train what is missing, print times
     python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
+    python -m gtlib sparsity --scale paper --scheduler local   # on a Dask cluster (gtlib.cluster)
     python -m gtlib claims --scale quick [--device cuda] [PAGE ...]
         # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale,
         # exit 1 unless each asserted claim has its expected verdict
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import cluster
 from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
                       periodicity, sparsity, ticket_time, weights_and_masks)
 from .claims import MISMATCH, verdicts
@@ -38,6 +40,9 @@ NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": ac
              "fig8_periodicity.ipynb": periodicity, "fig18_weights_and_masks.ipynb": weights_and_masks,
              "fig9_graphs.ipynb": graphs, "table1_edge_popup.ipynb": edge_popup_table}
 MANIFEST = REPO_ROOT / "book" / "manifest.yml"
+SCHEDULER_HELP = ("train missing runs on a Dask cluster: 'local' (one single-threaded worker per core) "
+                  "or a scheduler address such as tcp://host:8786 (default: $GTLIB_SCHEDULER; unset: "
+                  "in this process)")
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -60,15 +65,17 @@ def family_runs(name: str, argv: list[str]) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
                         help="any other parameter of the family's runs(), e.g. seed=1 or seeds=[0,1]")
+    parser.add_argument("--scheduler", metavar="ADDR", help=SCHEDULER_HELP)
     args = parser.parse_args(argv)
     try:
+        cluster.use(args.scheduler)
         family = FAMILIES[name]
         takes = inspect.signature(family.runs).parameters
         where = {k: v for k, v in (("task", args.task), ("model", args.model)) if k in takes}
         if args.task != "modular" and "task" not in takes:
             raise ValueError(f"{name} uses modular arithmetic with the paper's MLP only")
         runs = family.runs(args.scale, device=args.device, **where, **dict(args.param))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, cluster.ClusterError) as err:
         print(f"python -m gtlib {name}: {err}", file=sys.stderr)
         return 2
     for label, group in runs.items():
@@ -99,12 +106,18 @@ def claims(argv: list[str]) -> int:
     parser.add_argument("pages", nargs="*", metavar="PAGE", help="page outputs (default: all)")
     parser.add_argument("--scale", choices=SCALES, help="override every page's scale")
     parser.add_argument("--device", help="override every page's device (auto, cpu, cuda, mps)")
+    parser.add_argument("--scheduler", metavar="ADDR", help=SCHEDULER_HELP)
     args = parser.parse_args(argv)
     valid = [p["output"] for p in pages]
     unknown = sorted(set(args.pages) - set(valid))
     if unknown:
         print(f"python -m gtlib claims: unknown page(s) {', '.join(unknown)}; valid: {', '.join(valid)}",
               file=sys.stderr)
+        return 2
+    try:
+        cluster.use(args.scheduler)
+    except cluster.ClusterError as err:
+        print(f"python -m gtlib claims: {err}", file=sys.stderr)
         return 2
     surprises = []
     for page in pages:

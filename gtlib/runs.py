@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 from concurrent.futures import Executor
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 import torch
+from distributed import Client
 
-from . import __version__, edge_popup, probes, starting_points
+from . import __version__, cluster, edge_popup, probes, starting_points
 from .config import RunConfig, to_json
 from .paths import REPO_ROOT
 from .starting_points import needs_parent
@@ -63,34 +64,81 @@ def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", for
 
 def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: str = "auto",
              force: bool = False, progress: bool = True, batch: int = 16,
-             resume_every: int = 1000, executor: Executor | None = None) -> list[Run]:
+             resume_every: int = 1000, executor: Executor | Client | None = None) -> list[Run]:
     """Every run of a sweep, trained where missing.
 
     Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
     up to ``batch`` at a time, as one batched computation: their weights share a leading run axis
     and each run's result is exactly what it would be alone (runs never mix: the loss is a sum of
-    per-run losses and AdamW is elementwise). With a ``concurrent.futures`` executor (a process
-    pool, a Dask client), each batch is trained there instead; the store on a shared filesystem is
-    what the workers share.
+    per-run losses and AdamW is elementwise). A missing parent of a derived run trains first, in a
+    batch of its own.
+
+    Where the batches train: with a Dask client as ``executor``, or by default on the cluster that
+    ``$GTLIB_SCHEDULER`` names (`gtlib.cluster`), as a task graph in which each batch waits for the
+    batches that train its runs' parents; the workers write into the store, which must lie on a
+    filesystem they share. With a ``concurrent.futures`` executor, on its workers, one depth of
+    ancestry after another. Otherwise in this process, one batch after another. Each way trains the
+    same batches, so gives the same results.
     """
     cfgs = list(cfgs)
     store = store or Store.default()
-    todo = [c for c in dict.fromkeys(cfgs) if force or not _satisfies(_stored(store, c), c)]
-    groups: dict[tuple[int, str], list[RunConfig]] = {}
-    for cfg in todo:
-        groups.setdefault(_batch_signature(cfg), []).append(cfg)
-    size = max(batch, 1)
-    chunks = [groups[sig][i:i + size] for sig in sorted(groups)  # parents (lower depth) first
-              for i in range(0, len(groups[sig]), size)]
-    kwargs = dict(store=store, device=device, force=force, progress=progress,
-                  resume_every=resume_every)
+    batches = _plan(cfgs, store, force, max(batch, 1))
+    kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every)
+    if batches and executor is None:
+        executor = cluster.client()
     if executor is None:
-        for chunk in chunks:
-            _train_batch(chunk, **kwargs)
+        for b in batches:
+            _train_batch(b.runs, force=b.force, **kwargs)
+    elif isinstance(executor, Client):
+        shared = Store(store.root.resolve(), tuple(p.resolve() for p in store.read_only))
+        tasks = [cluster.Task(_train_batch, (b.runs,), {**kwargs, "store": shared, "force": b.force,
+                                                        "progress": False}, b.after, _label(b.runs))
+                 for b in batches]
+        cluster.run_graph(executor, tasks, shared.root, progress=progress)
     else:
-        for future in [executor.submit(_train_batch, chunk, **kwargs) for chunk in chunks]:
-            future.result()
+        for depth in sorted({b.depth for b in batches}):  # parents' batches finish first
+            for future in [executor.submit(_train_batch, b.runs, force=b.force, **kwargs)
+                           for b in batches if b.depth == depth]:
+                future.result()
     return [store.load(c) for c in cfgs]
+
+
+class Batch(NamedTuple):
+    """Runs that train as one batched computation, after the batches listed in ``after``."""
+
+    runs: list[RunConfig]
+    force: bool         # retrain them even if stored (asked for with force; never their parents)
+    depth: int          # the number of ancestors of each run
+    after: tuple[int, ...]  # indices of the batches that train their parents
+
+
+def _plan(cfgs: list[RunConfig], store: Store, force: bool, size: int) -> list[Batch]:
+    """The batches that train what is missing of ``cfgs`` and of the parents they start from, up
+    to ``size`` runs each, parents' batches first."""
+    todo = {c: force for c in dict.fromkeys(cfgs) if force or not _satisfies(_stored(store, c), c)}
+    queue = list(todo)
+    for cfg in queue:  # grows by each missing parent found, so grandparents are found too
+        parent = cfg.mask.parent if needs_parent(cfg) else None
+        if parent is not None and parent not in todo and not _satisfies(_stored(store, parent), parent):
+            todo[parent] = False
+            queue.append(parent)
+    groups: dict[tuple[int, str, bool], list[RunConfig]] = {}
+    for cfg, forced in todo.items():
+        groups.setdefault((*_batch_signature(cfg), forced), []).append(cfg)
+    batches: list[Batch] = []
+    where: dict[RunConfig, int] = {}
+    for depth, recipe, forced in sorted(groups):  # parents (lower depth) first
+        members = groups[depth, recipe, forced]
+        for i in range(0, len(members), size):
+            runs = members[i:i + size]
+            after = {where[c.mask.parent] for c in runs if needs_parent(c) and c.mask.parent in where}
+            where.update({c: len(batches) for c in runs})
+            batches.append(Batch(runs, forced, depth, tuple(sorted(after))))
+    return batches
+
+
+def _label(cfgs: list[RunConfig]) -> str:
+    return cfgs[0].label if len(cfgs) == 1 else f"{len(cfgs)} runs: {cfgs[0].label}, ..."
 
 
 def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
@@ -140,7 +188,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
 
         revision = git_revision()  # the code that starts the training, not what is there at the end
         start = time.perf_counter()
-        label = first.label if len(cfgs) == 1 else f"{len(cfgs)} runs: {first.label}, ..."
+        label = _label(cfgs)
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
         history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
