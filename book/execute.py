@@ -6,6 +6,7 @@
         # every page at the quick scale, failing unless every claim asserted at that scale has the
         # verdict that `gtlib.claims.QUICK` expects (claims within noise are shown, not asserted)
     python book/execute.py --scale quick --check --device cuda --out /tmp/quick-cuda
+    python book/execute.py --scheduler local    # missing runs trained on a Dask cluster (gtlib.cluster)
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import base64
 import io
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -114,7 +116,12 @@ def main() -> None:
     parser.add_argument("--check", action="store_true",
                         help="fail unless every asserted claim has its expected verdict")
     parser.add_argument("--device", help="override every page's device (auto, cpu, cuda, mps)")
+    parser.add_argument("--scheduler", metavar="ADDR",
+                        help="train missing runs on a Dask cluster: 'local' or tcp://host:8786 "
+                             "(exported to the notebooks as GTLIB_SCHEDULER; default: none)")
     args = parser.parse_args()
+    if args.scheduler is not None:
+        os.environ["GTLIB_SCHEDULER"] = args.scheduler  # the papermill kernels inherit it
     if args.check and args.scale != "quick":
         raise SystemExit("--check compares the verdicts asserted at the quick scale; add --scale quick")
     valid = [p["output"] for p in pages()]
