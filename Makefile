@@ -67,8 +67,10 @@ claims-perturbed: $(STAMP)
 		$(PY) book/execute.py --scale quick --check --out $(PERTURBED)/one-thread
 
 # Regenerate the committed paper-scale runs: every page of the manifest, storing into results/.
+# SCHEDULER=local (or tcp://host:8786) trains the missing runs on a Dask cluster (gtlib.cluster).
+SCHEDULER ?= $(GTLIB_SCHEDULER)
 results: $(STAMP)
-	GTLIB_STORE=results $(PY) book/execute.py
+	GTLIB_STORE=results GTLIB_SCHEDULER=$(SCHEDULER) $(PY) book/execute.py
 
 # Check every stored file of the run stores against its checksum.
 verify: $(STAMP)
