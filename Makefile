@@ -77,9 +77,11 @@ verify: $(STAMP)
 	$(PY) -m gtlib verify
 
 # The live explorer (gtlib.widgets) in JupyterLab, from the project's own environment, widgets
-# included (jupyterlab_widgets). LAB_FLAGS=--no-browser on a remote machine.
+# included (jupyterlab_widgets). LAB_FLAGS=--no-browser on a remote machine; as root (containers)
+# Jupyter also needs --allow-root, added by default.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/explore.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_FLAGS) notebooks/explore.ipynb
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
