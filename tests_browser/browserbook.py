@@ -39,6 +39,12 @@ def notebook_pages(html=HTML):
                   if (sources / Path(page).with_suffix(".ipynb")).exists())
 
 
+def is_redirect(path, html=HTML):
+    """A page that only forwards the reader elsewhere (`<meta http-equiv="Refresh">`)."""
+    head = (html / path).read_text(encoding="utf-8", errors="replace")[:2000].lower()
+    return 'http-equiv="refresh"' in head
+
+
 def chromium_path():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -113,9 +119,9 @@ def open_page(browser, base_url, path, viewport=DESKTOP):
     page.on("pageerror", lambda exc: visit.errors.append(f"pageerror: {exc}"))
     start = time.perf_counter()
     page.goto(base_url + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
-    if page.locator('meta[http-equiv="Refresh" i]').count():  # the root index.html redirects
-        page.wait_for_function(f"() => location.href !== {repr(base_url + path)}",
-                               timeout=LOAD_TIMEOUT_MS)
+    if is_redirect(path):  # the root index.html: wait until the page it points to has loaded
+        page.wait_for_url(lambda url: url != base_url + path, wait_until="load",
+                          timeout=LOAD_TIMEOUT_MS)
         page.wait_for_load_state("load")
     settle(page)
     visit.url = page.url
