@@ -210,21 +210,26 @@ class Explorer:
     while the choice is not stored; `runs()` returns them, training what is missing if asked.
     ``auto_train``: a missing choice at the quick scale trains by itself when it takes at most this
     many seconds (0: only the Train button trains). ``changes`` override the scale's preset
-    (RunConfig fields, e.g. ``{"steps": 300}`` for a shorter run).
+    (RunConfig fields, e.g. ``{"steps": 300}`` for a shorter run). ``live=False`` draws nothing
+    into the output widgets (an explorer used only for `frames` and `slider`, as the book does).
     """
 
     def __init__(self, scale: str = "quick", *, task: str = "modular", model: str | None = None,
                  seed: int = 0, pruner: str = "magnitude", sparsity: float = 0.6,
                  mask_step: int | None = None, store: Store | None = None, device: str = "auto",
-                 auto_train: float = AUTO_TRAIN_SECONDS, changes: dict | None = None):
+                 auto_train: float = AUTO_TRAIN_SECONDS, changes: dict | None = None,
+                 live: bool = True):
         self.store = store or Store.default()
         self.device, self.auto_train, self.changes = device, auto_train, dict(changes or {})
+        self.live = live  # False: no drawing into the output widgets (for `frames` and tests)
         self._listing = None
         self._quiet = 0
         self.plotted: dict[str, Run] = {}
         self.message = ""
         wide = {"style": {"description_width": "initial"}}
-        self.scale = w.ToggleButtons(options=SCALES, value=scale, description="scale", **wide)
+        long = {"style": {"description_width": "initial"}, "layout": w.Layout(width="520px")}
+        self.scale = w.ToggleButtons(options=SCALES, value=scale, description="scale",
+                                     style={"description_width": "initial", "button_width": "64px"})
         self.task = w.Dropdown(options=TASKS, value=task, description="task", **wide)
         self.model = w.Dropdown(options=self._models(task), description="model", **wide)
         self.model.value = model or self.model.options[0]
@@ -233,11 +238,12 @@ class Explorer:
                                  description="pruner", **wide)
         self.sparsity = w.SelectionSlider(options=[(f"{s:g}", s) for s in SPARSITIES],
                                           value=_nearest(SPARSITIES, sparsity),
-                                          description="sparsity (removed)", **wide)
-        self.mask_step = w.SelectionSlider(options=[(0, 0)], description="mask step", **wide)
+                                          description="sparsity (removed)", **long)
+        self.mask_step = w.SelectionSlider(options=[(0, 0)], description="mask step (dense run)", **long)
         self.checkpoint = w.SelectionSlider(options=[(0, 0)], description="checkpoint (dense run)",
-                                            **wide)
-        self.neuron = w.IntSlider(value=0, min=0, max=0, description="neuron", **wide)
+                                            **long)
+        self.neuron = w.IntSlider(value=0, min=0, max=0, description="neuron", **long)
+        self._checkpoints_of = None  # the dense run whose checkpoints the slider lists
         self.train_button = w.Button(description="Train", icon="play", disabled=True)
         self.status = w.HTML()
         self.out_curves, self.out_weights, self.out_spectrum = w.Output(), w.Output(), w.Output()
@@ -255,9 +261,9 @@ class Explorer:
     @property
     def ui(self) -> w.VBox:
         """The explorer: its controls, status, curves, weights and masks, and spectrum."""
-        choose = w.VBox([w.HBox([self.scale, self.task, self.model, self.seed]),
-                         w.HBox([self.pruner, self.sparsity]), self.mask_step,
-                         w.HBox([self.train_button, self.status]), self.out_train])
+        choose = w.VBox([w.HBox([self.scale, self.task, self.model, self.seed]), self.pruner,
+                         self.sparsity, self.mask_step, w.HBox([self.train_button, self.status]),
+                         self.out_train])
         inspect = w.VBox([self.checkpoint, self.out_weights, self.neuron, self.out_spectrum])
         return w.VBox([choose, self.out_curves, inspect])
 
@@ -414,7 +420,7 @@ class Explorer:
 
     def _set_mask_steps(self, step: int | None) -> None:
         steps = self._preset().checkpoint_steps
-        options = [(f"{t:,}" + (" (last)" if t == steps[-1] else ""), t) for t in steps]
+        options = [(f"{t:,}", t) for t in steps]
         with self._hold():
             self.mask_step.options = options
             self.mask_step.value = steps[-1] if step is None else _nearest(steps, step)
@@ -422,7 +428,9 @@ class Explorer:
     def _set_checkpoints(self) -> None:
         dense = self.plotted.get("dense")
         steps = dense.checkpoint_steps if dense else [0]
-        current = self.checkpoint.value
+        same = dense is not None and dense.path == self._checkpoints_of
+        current = self.checkpoint.value if same else None  # another dense run: its last step
+        self._checkpoints_of = dense.path if dense else None
         with self._hold():
             self.checkpoint.options = [(f"{t:,}", t) for t in steps]
             self.checkpoint.value = current if current in steps else steps[-1]
@@ -433,6 +441,10 @@ class Explorer:
         self.neuron.disabled = rows is None
 
     def _show(self, out: w.Output, fig: Figure | None, note: str = "") -> None:
+        if not self.live:
+            if fig is not None:
+                plt.close(fig)
+            return
         with out:
             clear_output(wait=True)
             if note:
@@ -442,15 +454,15 @@ class Explorer:
                 plt.close(fig)
 
     def _draw_curves(self) -> None:
-        self._show(self.out_curves, self.curves_figure() if self.plotted else None)
+        if self.live:
+            self._show(self.out_curves, self.curves_figure() if self.plotted else None)
 
     def _draw_checkpoint(self) -> None:
-        if self._quiet:
-            return
-        self._show(self.out_weights, self.weights_figure() if self.plotted else None)
+        if self.live and not self._quiet:
+            self._show(self.out_weights, self.weights_figure() if self.plotted else None)
 
     def _draw_spectrum(self) -> None:
-        if self._quiet:
+        if self._quiet or not self.live:
             return
         fig = self.spectrum_figure() if self.plotted else None
         note = "" if fig is not None or not self.plotted else \
@@ -534,25 +546,42 @@ class Explorer:
         return fig
 
     # -- precomputed frames for the book ---------------------------------------------------------------
-    def frames(self, control: str, values: list | None = None, panel: str = "curves") -> dict[str, Figure]:
+    def frames(self, control: str, values: list | None = None, panel: str = "curves",
+               most: int | None = None) -> dict[str, Figure]:
         """One figure of ``panel`` ("curves", "weights" or "spectrum") per value of the control
-        named ``control`` (default: all its options), as the explorer draws it; values whose runs
-        are not stored (and not trained by `auto_train`) are left out. The control is restored."""
+        named ``control`` (default: all its options, at most ``most`` of them evenly spread), as
+        the explorer draws it. Nothing is trained: values whose runs are not stored are left out.
+        The control is set back, and the explorer redrawn, afterwards."""
         widget = getattr(self, control)
-        options = [o if isinstance(o, tuple) else (str(o), o) for o in widget.options]
+        if isinstance(widget, w.IntSlider):
+            options = [(str(v), v) for v in range(widget.min, widget.max + 1)]
+        else:
+            options = [o if isinstance(o, tuple) else (str(o), o) for o in widget.options]
         labels = {value: str(label) for label, value in options}
-        values = list(labels) if values is None else values
+        values = list(labels) if values is None else list(values)
+        values = _spread(values, most) if most else values
         draw = {"curves": self.curves_figure, "weights": self.weights_figure,
                 "spectrum": self.spectrum_figure}[panel]
         before, out = widget.value, {}
-        for value in values:
-            widget.value = value
-            if self.plotted:
-                fig = draw()
+        live, auto, self.live, self.auto_train = self.live, self.auto_train, False, 0
+        try:
+            for value in values:
+                widget.value = value
+                fig = draw() if self.plotted else None
                 if fig is not None:
                     out[labels.get(value, str(value))] = fig
-        widget.value = before
+        finally:
+            self.live, self.auto_train = live, auto
+            widget.value = before
+            self.refresh()
         return out
+
+    def slider(self, control: str, what: str, values: list | None = None, panel: str = "curves",
+               most: int | None = 8, dpi: int = 200) -> w.VBox:
+        """A precomputed slider (`image_slider`) over the control named ``control``: `frames` of
+        ``panel``. ``what`` completes its caption "Move the slider to see ..."."""
+        frames = self.frames(control, values, panel, most)
+        return image_slider(frames, getattr(self, control).description, what, dpi=dpi)
 
 
 def _matrix_grid(rows: dict, step: int, title: str) -> Figure:
