@@ -127,3 +127,19 @@ def test_every_page_has_a_desktop_screenshot(visit):
     for path in PAGES:
         visit(path)  # already visited by the tests above, unless a subset was selected
         assert (SHOTS / "desktop" / shot_name(path)).stat().st_size > 0, path
+
+
+def test_search_finds_pages(browser, base_url):
+    """The search box opens the theme's search dialog, and Sphinx's search (a local index) lists
+    the pages that name the word."""
+    page, _ = open_page(browser, base_url, HOME)
+    try:
+        [b for b in page.locator(".search-button-field").all() if b.is_visible()][0].click()
+        field = page.locator("input[name=q]:visible").first
+        field.fill("ticket")
+        field.press("Enter")
+        page.wait_for_url("**/search.html*", wait_until="load")
+        page.wait_for_selector("#search-results li a", timeout=15_000)
+        assert page.locator("#search-results li").count() >= 3
+    finally:
+        page.close()
