@@ -41,11 +41,12 @@ def test_figure_page_shows_its_images_and_typeset_math(visit, path):
     assert not math["raw"], f"{path}: TeX left in the text: {math['raw']}"
 
 
-# The visible images of the page's widgets, by a short fingerprint of their source (blob: or
-# data: URLs, possibly long).
+# The visible images of the page's widgets, each by a hash of its source (blob: or long data:
+# URLs).
 _SHOWN_JS = """() => [...document.querySelectorAll('.jupyter-widgets img')]
   .filter(i => i.checkVisibility ? i.checkVisibility() : i.offsetParent !== null)
-  .map(i => i.currentSrc.length + ':' + i.currentSrc.slice(-48))"""
+  .map(i => { let h = 5381; for (const c of i.currentSrc) h = (h * 33 + c.charCodeAt(0)) >>> 0;
+              return i.currentSrc.length + ':' + h; })"""
 
 
 def test_sweep_slider_changes_the_figure_without_a_kernel(browser, base_url):
