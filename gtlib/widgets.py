@@ -168,7 +168,8 @@ def seed_slider(runs: dict[str, list[Run]], scale: str | None = None) -> w.VBox 
             prefix = "" if len(groups) == 1 else f"{name} "
             shown[f"{prefix}dense"], shown[f"{prefix}ticket"] = dense[i], ticket[i]
         figures[str(seed)] = curves(shown, f"seed {seed}; {plots.setting(first, scale)}")
-    return image_slider(figures, "seed", f"the dense run and its ticket for each seed ({_quantity(first)})")
+    return image_slider(figures, "seed", f"the train and test {_quantity(first)} of the dense run and its "
+                        "grokked ticket for each seed")
 
 
 # ---------------------------------------------------------------------------------------------
