@@ -93,7 +93,7 @@ def connect(scheduler: str | None = None, *, n_workers: int | None = None,
         return None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1,
-                               processes=True, dashboard_address=None, env={"OMP_NUM_THREADS": "1"})
+                               processes=True, dashboard_address=":0", env={"OMP_NUM_THREADS": "1"})
         client = Client(cluster)
         client.register_plugin(OneThread(), name="gtlib-one-thread")
     elif _ADDRESS.fullmatch(scheduler):
@@ -119,11 +119,8 @@ def use(scheduler: str | None) -> Client | None:
     connecting now, so that a bad value fails before any work (`ClusterError`)."""
     if scheduler is None:
         return client()
-    scheduler = scheduler.strip()
-    found = connect(scheduler)
-    if found is not None:
-        _CLIENTS[scheduler] = found
-    os.environ[SCHEDULER_ENV] = scheduler
+    found = _kept(scheduler.strip())
+    os.environ[SCHEDULER_ENV] = scheduler.strip()
     return found
 
 
@@ -133,9 +130,15 @@ def client() -> Client | None:
     scheduler = os.environ.get(SCHEDULER_ENV, "").strip()
     if not scheduler or _in_worker():
         return None
+    return _kept(scheduler)
+
+
+def _kept(scheduler: str) -> Client | None:
     found = _CLIENTS.get(scheduler)
     if found is None or found.status != "running":
-        found = _CLIENTS[scheduler] = connect(scheduler)
+        found = connect(scheduler)
+        if found is not None:
+            _CLIENTS[scheduler] = found
     return found
 
 

@@ -1,8 +1,9 @@
 """Getting a run: from the store if it is there, otherwise trained (parents first) and stored.
 
 ``run(cfg)`` and ``run_many(cfgs)`` are the entry points of every figure family. This module only
-orchestrates: what is missing, in which order and batches, under which locks; how a derived run
-starts (its mask, rewinding, norm matching) is `gtlib.starting_points`.
+orchestrates: what is missing, in which order and batches, under which locks, and where (in this
+process, or on a Dask cluster: `gtlib.cluster`); how a derived run starts (its mask, rewinding, norm
+matching) is `gtlib.starting_points`.
 """
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cloudpickle
+import numpy as np
 import pytest
+import torch
 from distributed import LocalCluster
 
 import gtlib.store
@@ -101,6 +103,32 @@ def test_a_sweep_on_the_cluster_equals_the_same_sweep_in_one_process(client, tmp
     assert took < 30
 
 
+def test_the_command_line_trains_on_the_cluster_what_one_process_trains(client, tmp_path, monkeypatch,
+                                                                       capsys):
+    small = ["--param", "task_params={'p': 11}", "--param", "model_params={'d_emb': 16, 'd_hidden': 8}"]
+    monkeypatch.setenv("GTLIB_RESULTS", str(tmp_path / "nothing"))
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, "")  # no cluster; as it was again at the end
+    outputs = {}
+    for name, scheduler in (("one", []), ("dask", ["--scheduler", client.scheduler.address])):
+        monkeypatch.setenv("GTLIB_STORE", str(tmp_path / name))
+        assert main(["grokked_ticket", *small, *scheduler]) == 0
+        outputs[name] = capsys.readouterr()
+    assert outputs["dask"].out.replace("/dask/", "/one/") == outputs["one"].out
+    assert "2/2 batches trained on the cluster" in outputs["dask"].err
+    assert os.environ[cluster.SCHEDULER_ENV] == client.scheduler.address
+    cluster.client().close()  # the connection the command line kept
+    keys = sorted(p.name for p in (tmp_path / "one" / "runs").iterdir())
+    assert len(keys) == 2 and keys == sorted(p.name for p in (tmp_path / "dask" / "runs").iterdir())
+    for key in keys:  # the dense run and its ticket, bit for bit
+        one, dask = tmp_path / "one" / "runs" / key, tmp_path / "dask" / "runs" / key
+        assert (one / "config.json").read_text() == (dask / "config.json").read_text()
+        with np.load(one / "history.npz") as a, np.load(dask / "history.npz") as b:
+            assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+        for name in ["masks.pt", *(f"weights/{w.name}" for w in (one / "weights").iterdir())]:
+            a, b = torch.load(one / name), torch.load(dask / name)
+            assert a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a), name
+
+
 def test_missing_parents_train_first_in_their_own_batch(tmp_path):
     tickets = sweep()[2:]  # the dense parents are not asked for
     store = Store(tmp_path / "store")
@@ -159,7 +187,7 @@ def test_workers_with_other_code_or_without_gtlib_are_refused_with_one_line(tmp_
     with open(other / "gtlib" / "runs.py", "a") as handle:
         handle.write("# edited elsewhere\n")
     site = next(p for p in sys.path if p.endswith("site-packages"))
-    scheduler = LocalCluster(n_workers=0, processes=True, dashboard_address=None)
+    scheduler = LocalCluster(n_workers=0, processes=True, dashboard_address=":0")
     workers = []
     try:
         address = scheduler.scheduler_address
@@ -218,3 +246,4 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing(client, tmp_path
         verify(run.path)
     assert leftovers(store.root) == []
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+
