@@ -17,7 +17,9 @@ with the usual logging, checkpoints, resume points and store writes of a real sw
 (c) the same cluster, the runs batched, one batch per worker (8 runs: two batches of 4): both.
 
 *Wall s* is the time of the `run_many` call, from the scratch store's first look-up to the last run
-stored; starting the cluster (a few seconds, once per session) is printed apart. *run·steps/s* is
+stored; starting the cluster (a few seconds, once per session) is printed apart, and each process
+that trains (this one, each worker) first trains two 10-step tickets into a throwaway store, so that
+no setting pays for imports and first calls. *run·steps/s* is
 runs × steps / wall. The machine must be otherwise idle for the numbers to mean anything: two
 processes sharing two cores with other work measure the other work. The load average is printed
 before and after for that reason.
@@ -65,6 +67,12 @@ def timed(runs, store: Store, **kwargs) -> float:
     return wall
 
 
+def warm_up(store: Store, **kwargs) -> None:
+    """Two 10-step tickets (one per worker with ``batch=1`` on a cluster), not timed."""
+    _, runs = sweep(10, SPARSITIES[:2])
+    run_many(runs, store, progress=False, device="cpu", **kwargs)
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -96,6 +104,7 @@ def main() -> None:
             return Store(Path(scratch) / name, read_only)
 
         if "a" in args.settings:
+            warm_up(store("warm-up a"))
             walls["a"] = timed(runs, store("a"), batch=args.batch)
         if {"b", "c"} & set(args.settings):
             start = time.perf_counter()
@@ -103,6 +112,7 @@ def main() -> None:
             print(f"starting the LocalCluster of {args.workers} workers: "
                   f"{time.perf_counter() - start:.1f} s (not in the table)")
             try:
+                warm_up(store("warm-up cluster"), batch=1, executor=client)
                 if "b" in args.settings:
                     walls["b"] = timed(runs, store("b"), batch=1, executor=client)
                 if "c" in args.settings:
