@@ -24,7 +24,7 @@ from gtlib import cluster
 from gtlib.__main__ import main
 from gtlib.config import derive
 from gtlib.runs import _plan, run_many
-from gtlib.store import REPO_ROOT, Store, verify
+from gtlib.store import Store, verify
 from test_store_faults import LONGER, assert_same_run, leftovers
 
 CAN_KILL = hasattr(signal, "SIGKILL")  # not on Windows
@@ -95,6 +95,7 @@ def test_a_sweep_on_the_cluster_equals_the_same_sweep_in_one_process(client, tmp
     finally:
         client.run(stop_logging_writers)
     assert keys_written(log) == sorted(c.key for c in runs)  # each run trained once, the parents too
+    assert set(log.read_text().split()[:2]) == {c.key for c in runs[:2]}  # the parents first
     for got, expected in zip(spread, alone):
         assert got.path == tmp_path / "cluster" / "runs" / got.config.key
         assert got.meta["batch_size"] == expected.meta["batch_size"] == 2
