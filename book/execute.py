@@ -120,6 +120,9 @@ def main() -> None:
                         help="train missing runs on a Dask cluster: 'local' or tcp://host:8786 "
                              "(exported to the notebooks as GTLIB_SCHEDULER; default: none)")
     args = parser.parse_args()
+    for name in ("GTLIB_STORE", "GTLIB_RESULTS"):  # the kernels run in notebooks/: paths from here
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).resolve())
     if args.scheduler is not None:
         os.environ["GTLIB_SCHEDULER"] = args.scheduler  # the papermill kernels inherit it
     if args.check and args.scale != "quick":
