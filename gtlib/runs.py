@@ -70,8 +70,9 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
 
     Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
     up to ``batch`` at a time, as one batched computation: their weights share a leading run axis
-    and each run's result is exactly what it would be alone (runs never mix: the loss is a sum of
-    per-run losses and AdamW is elementwise). A missing parent of a derived run trains first, in a
+    and each run computes what it would alone (runs never mix: the loss is a sum of per-run losses
+    and AdamW is elementwise). The rounding can differ: BLAS may pick other kernels for other batch
+    shapes (measured on a GPU; see the README), and a long grokking run amplifies it. A missing parent of a derived run trains first, in a
     batch of its own.
 
     Where the batches train: with a Dask client as ``executor``, or by default on the cluster that
