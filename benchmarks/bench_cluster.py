@@ -10,8 +10,10 @@ of seed 0 (in results/, so the parent never trains), each ticket cut to ``--step
 setting trains it with `gtlib.runs.run_many` into its own empty scratch store (reading results/),
 with the usual logging, checkpoints, resume points and store writes of a real sweep:
 
-(a) one process, torch on 2 threads (``--threads``), the runs as `run_many` batches (``--batch``,
-    default 16: here one batch of 8 runs);
+(a1) one process, torch on 2 threads (``--threads``), one run at a time (how a sweep trains
+    without batching);
+(a) the same process, the runs as `run_many` batches (``--batch``, default 16: here one batch of 8
+    runs);
 (b) a `LocalCluster` of two single-threaded worker processes (``--workers``), one run per task: the
     cluster without batching;
 (c) the same cluster, the runs batched, one batch per worker (8 runs: two batches of 4): both.
@@ -44,6 +46,7 @@ from gtlib.store import Store
 
 SPARSITIES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SETTINGS = {
+    "a1": "(a1) one process, {threads} threads, one run at a time",
     "a": "(a) one process, {threads} threads, batched",
     "b": "(b) LocalCluster, {workers} single-threaded workers, one run per task",
     "c": "(c) LocalCluster, {workers} single-threaded workers, one batch per worker",
@@ -103,8 +106,11 @@ def main() -> None:
         def store(name: str) -> Store:
             return Store(Path(scratch) / name, read_only)
 
-        if "a" in args.settings:
+        if {"a", "a1"} & set(args.settings):
             warm_up(store("warm-up a"))
+        if "a1" in args.settings:
+            walls["a1"] = timed(runs, store("a1"), batch=1)
+        if "a" in args.settings:
             walls["a"] = timed(runs, store("a"), batch=args.batch)
         if {"b", "c"} & set(args.settings):
             start = time.perf_counter()

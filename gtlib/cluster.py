@@ -31,6 +31,7 @@ checks the fingerprint again where it runs, for workers that joined later.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -106,6 +107,7 @@ def connect(scheduler: str | None = None, *, n_workers: int | None = None,
     else:
         raise ClusterError(f"scheduler {scheduler!r} is not valid; use {_VALID}")
     try:
+        client.register_plugin(HeapKept(), name="gtlib-heap-kept")  # also on workers that join later
         check_workers(client)
     except BaseException:
         close(client)
@@ -155,6 +157,29 @@ class OneThread(WorkerPlugin):
 
     def setup(self, worker) -> None:
         torch.set_num_threads(1)
+
+
+# glibc's mallopt parameters: above M_MMAP_THRESHOLD an allocation gets its own mmap; the top of the
+# heap is returned to the system past M_TRIM_THRESHOLD.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+class HeapKept(WorkerPlugin):
+    """Keep freed tensor memory in the worker's heap, as a plain process does.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting any trim threshold
+    turns off glibc's adaptive mmap threshold, so every tensor above 128 KiB is mapped and unmapped
+    at each step: measured here, a paper-MLP batch trained at half speed in a worker (27.5 s against
+    13.0 s, mostly system time). Fixed thresholds well above the tensors' sizes restore the speed of
+    a plain process, for workers started by any means. A no-op without glibc."""
+
+    def setup(self, worker) -> None:
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+        except OSError:
+            return
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed value
+        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def _worker_fingerprint() -> str:
