@@ -107,7 +107,6 @@ def connect(scheduler: str | None = None, *, n_workers: int | None = None,
     else:
         raise ClusterError(f"scheduler {scheduler!r} is not valid; use {_VALID}")
     try:
-        client.register_plugin(HeapKept(), name="gtlib-heap-kept")  # also on workers that join later
         check_workers(client)
     except BaseException:
         close(client)
@@ -164,22 +163,22 @@ class OneThread(WorkerPlugin):
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
 
-class HeapKept(WorkerPlugin):
-    """Keep freed tensor memory in the worker's heap, as a plain process does.
+@functools.cache
+def keep_heap() -> None:
+    """Keep freed tensor memory in this worker's heap, as a plain process does (once per process).
 
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting any trim threshold
     turns off glibc's adaptive mmap threshold, so every tensor above 128 KiB is mapped and unmapped
     at each step: measured here, a paper-MLP batch trained at half speed in a worker (27.5 s against
     13.0 s, mostly system time). Fixed thresholds well above the tensors' sizes restore the speed of
-    a plain process, for workers started by any means. A no-op without glibc."""
-
-    def setup(self, worker) -> None:
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-        except OSError:
-            return
-        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed value
-        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+    a plain process, for workers started by any means. Called by each task rather than by a worker
+    plugin, which a worker without gtlib could not even load. A no-op without glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed value
+    libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def _worker_fingerprint() -> str:
@@ -238,6 +237,7 @@ def _checked(expected: str, fn: Callable, args: tuple, kwargs: dict, after: list
     if here != expected:
         raise ClusterError(f"Dask worker {get_worker().address} runs gtlib {here}, the client gtlib "
                            f"{expected}; start every worker from the same checkout and environment")
+    keep_heap()
     fn(*args, **kwargs)
 
 
