@@ -124,19 +124,40 @@ def _plan(cfgs: list[RunConfig], store: Store, force: bool, size: int) -> list[B
         if parent is not None and parent not in todo and not _satisfies(_stored(store, parent), parent):
             todo[parent] = False
             queue.append(parent)
+    todo = _one_per_key(todo)
     groups: dict[tuple[int, str, bool], list[RunConfig]] = {}
     for cfg, forced in todo.items():
         groups.setdefault((*_batch_signature(cfg), forced), []).append(cfg)
     batches: list[Batch] = []
-    where: dict[RunConfig, int] = {}
+    where: dict[str, int] = {}  # run key -> its batch
     for depth, recipe, forced in sorted(groups):  # parents (lower depth) first
         members = groups[depth, recipe, forced]
         for i in range(0, len(members), size):
             runs = members[i:i + size]
-            after = {where[c.mask.parent] for c in runs if needs_parent(c) and c.mask.parent in where}
-            where.update({c: len(batches) for c in runs})
+            after = {where[c.mask.parent.key] for c in runs
+                     if needs_parent(c) and c.mask.parent.key in where}
+            where.update({c.key: len(batches) for c in runs})
             batches.append(Batch(runs, forced, depth, tuple(sorted(after))))
     return batches
+
+
+def _one_per_key(todo: dict[RunConfig, bool]) -> dict[RunConfig, bool]:
+    """One configuration per stored run: requests that differ only in what they keep (checkpoints,
+    probes) share a key, and a batch must not train one key twice. The request that keeps the most
+    serves the others; if none keeps everything the others ask for, say so."""
+    by_key: dict[str, list[RunConfig]] = {}
+    for cfg in todo:
+        by_key.setdefault(cfg.key, []).append(cfg)
+    out = {}
+    for key, same in by_key.items():
+        steps = set().union(*(c.checkpoint_steps for c in same))
+        logged = set().union(*(c.probes for c in same))
+        best = [c for c in same if set(c.checkpoint_steps) >= steps and set(c.probes) >= logged]
+        if not best:
+            raise ValueError(f"run {same[0].label} ({key}) is asked for with checkpoints or probes that "
+                             "no single request keeps; ask for it once, with all of them")
+        out[best[0]] = any(todo[c] for c in same)
+    return out
 
 
 def _label(cfgs: list[RunConfig]) -> str:

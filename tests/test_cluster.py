@@ -2,6 +2,7 @@
 trains a sweep exactly as one process does, each run once and parents first; a worker killed in the
 middle of a batch loses nothing; a worker with other code, or without gtlib, and a bad scheduler value
 each fail with one clear line, before anything is trained."""
+import dataclasses
 import os
 import re
 import shutil
@@ -141,6 +142,18 @@ def test_missing_parents_train_first_in_their_own_batch(tmp_path):
     plan = _plan(tickets, store, force=True, size=2)
     assert [([c.seed for c in b.runs], b.force, b.after) for b in plan] == [
         ([1], False, ()), ([0, 0], True, ()), ([1, 1], True, (0,))]
+
+
+def test_one_run_asked_for_twice_with_other_checkpoints_trains_once(tmp_path):
+    kept = tiny_config(checkpoint_every=20)
+    bare = dataclasses.replace(kept, checkpoint_every=None)  # the same run (key), keeping less
+    assert bare.key == kept.key and bare != kept
+    ticket = derive(bare, sparsity=0.5)
+    plan = _plan([bare, ticket, kept], Store(tmp_path / "plan"), force=False, size=4)
+    assert [b.runs for b in plan] == [[kept], [ticket]] and plan[1].after == (0,)
+    store = Store(tmp_path / "store")
+    run_many([bare, ticket, kept], store, progress=False)
+    assert store.load(kept).checkpoint_steps == kept.checkpoint_steps
 
 
 def test_a_concurrent_futures_executor_trains_the_same_runs(tmp_path):
