@@ -216,7 +216,9 @@ def from_json(data: dict) -> RunConfig:
     if "optim" in data:
         data["optim"] = OptimConfig(**data["optim"])
     if "edge_popup" in data:
-        data["edge_popup"] = EdgePopupConfig(**data["edge_popup"])
+        params = dict(data["edge_popup"])
+        params.pop("name", None)  # written for the reader, as for tasks and models
+        data["edge_popup"] = EdgePopupConfig(**params)
     if "mask" in data:
         mask = dict(data["mask"])
         mask["parent"] = from_json(mask["parent"])

@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 
 from gtlib.config import MaskSpec, OptimConfig, RunConfig, derive, from_json, to_json
+from gtlib.edge_popup import EdgePopupConfig
 from gtlib.presets import dense_config
 from gtlib.tasks import ModularArithmetic
 
@@ -28,6 +29,8 @@ def test_json_round_trip_including_derived_runs():
     ticket = derive(RunConfig(steps=500, checkpoint_every=100), sparsity=0.7, step=200, steps=300)
     assert from_json(to_json(ticket)) == ticket
     assert from_json(to_json(ticket)).key == ticket.key
+    popup = derive(RunConfig(), sparsity=0.0, step=0, use="continue", edge_popup=EdgePopupConfig(score_seed=2))
+    assert from_json(to_json(popup)) == popup  # as `python -m gtlib list` reads a stored config.json
 
 
 def test_checkpoint_steps():
