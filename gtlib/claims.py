@@ -118,13 +118,20 @@ def never_or_after(t: int | None, bound: float) -> float:
 # ---------------------------------------------------------------------------------------------
 # Tables and the CI view
 
+def percent(margin: float | None) -> str:
+    """A margin as the tables print it: whole percents, one decimal below 10 % (never "-0%")."""
+    if margin is None:
+        return ""
+    return f"{margin:+.0%}" if abs(margin) >= 0.1 else f"{margin:+.1%}"
+
+
 def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
     """The checks as a table: claim, paper, rule, ours, margin, verdict; at the quick scale also
     whether CI asserts the verdict."""
     rows = []
     for c in checks:
         row = {"id": c.id, "figure": c.figure, "claim": c.claim, "paper": c.paper, "pass rule": c.rule,
-               "ours": c.ours, "margin": "" if c.margin is None else f"{c.margin:+.0%}",
+               "ours": c.ours, "margin": percent(c.margin),
                "verdict": "reproduced" if c.holds else "NOT reproduced"}
         if scale == "quick":
             expected = c.quick_expected
@@ -141,7 +148,7 @@ def show(checks: list[Check], scale: str = "paper") -> blocks.Block:
     for c in checks:
         row = {"claim": f"{blocks.esc(c.claim)}<br><span class=\"gt-muted\">{c.figure} · {c.id}</span>",
                "paper": blocks.esc(c.paper), "pass rule": blocks.esc(c.rule), "ours": blocks.esc(c.ours),
-               "margin": "" if c.margin is None else f"{c.margin:+.0%}", "verdict": blocks.badge(c.holds)}
+               "margin": percent(c.margin), "verdict": blocks.badge(c.holds)}
         if scale == "quick":
             expected = c.quick_expected
             row["at the quick scale"] = ("not asserted (within noise)" if expected is None else
