@@ -72,15 +72,17 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     up to ``batch`` at a time, as one batched computation: their weights share a leading run axis
     and each run computes what it would alone (runs never mix: the loss is a sum of per-run losses
     and AdamW is elementwise). The rounding can differ: BLAS may pick other kernels for other batch
-    shapes (measured on a GPU; see the README), and a long grokking run amplifies it. A missing parent of a derived run trains first, in a
-    batch of its own.
+    shapes (measured on a GPU; see the README), and a long grokking run amplifies it. A missing
+    parent of a derived run trains first, in a batch of its own.
 
     Where the batches train: with a Dask client as ``executor``, or by default on the cluster that
     ``$GTLIB_SCHEDULER`` names (`gtlib.cluster`), as a task graph in which each batch waits for the
     batches that train its runs' parents; the workers write into the store, which must lie on a
     filesystem they share. With a ``concurrent.futures`` executor, on its workers, one depth of
     ancestry after another. Otherwise in this process, one batch after another. Each way trains the
-    same batches, so gives the same results.
+    same batches, so gives the same results, bit for bit: where a run was trained never changes it.
+    The price, on a cluster: a group smaller than ``batch`` is one task on one worker; a smaller
+    ``batch`` (the group's size over the workers) spreads it, with other rounding.
     """
     cfgs = list(cfgs)
     store = store or Store.default()
