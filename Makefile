@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims claims-perturbed execute html results bench verify clean lab browser publish
+.PHONY: book test unit notebooks claims claims-pages claims-perturbed execute html results bench verify clean lab browser publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,12 @@ notebooks: $(STAMP)
 
 # Every page of the manifest at the quick scale: each claim asserted there (gtlib.claims.QUICK)
 # must have its expected verdict.
+# (python -m gtlib claims: the runs and the checks of every page, without Jupyter or plots; nbval
+# executes the notebooks themselves, and `make claims-pages` the same pages through Jupyter.)
 claims: $(STAMP)
+	$(PY) -m gtlib claims --scale quick
+
+claims-pages: $(STAMP)
 	$(PY) book/execute.py --scale quick --check --out _build/quick
 
 # The same claims under other float rounding, each from an empty store: torch's non-vectorised
@@ -62,9 +67,9 @@ PERTURBED := _build/perturbed
 claims-perturbed: $(STAMP)
 	rm -rf $(PERTURBED) && mkdir -p $(PERTURBED)/empty
 	ATEN_CPU_CAPABILITY=default GTLIB_STORE=$(PERTURBED)/store-default GTLIB_RESULTS=$(PERTURBED)/empty \
-		$(PY) book/execute.py --scale quick --check --out $(PERTURBED)/default
+		$(PY) -m gtlib claims --scale quick
 	OMP_NUM_THREADS=1 GTLIB_STORE=$(PERTURBED)/store-one-thread GTLIB_RESULTS=$(PERTURBED)/empty \
-		$(PY) book/execute.py --scale quick --check --out $(PERTURBED)/one-thread
+		$(PY) -m gtlib claims --scale quick
 
 # Regenerate the committed paper-scale runs: every page of the manifest, storing into results/.
 # SCHEDULER=local (or tcp://host:8786) trains the missing runs on a Dask cluster (gtlib.cluster).
