@@ -4,7 +4,7 @@
     python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
     python -m gtlib sparsity --scale paper --scheduler local   # on a Dask cluster (gtlib.cluster)
-    python -m gtlib claims --scale quick [--device cuda] [PAGE ...]
+    python -m gtlib claims --scale quick [--device cuda] [--jobs 2] [PAGE ...]
         # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale,
         # exit 1 unless each asserted claim has its expected verdict
     python -m gtlib list [STORE ...]     # every stored run: key, settings, times, provenance
