@@ -56,7 +56,7 @@ notebooks: $(STAMP)
 # (python -m gtlib claims: the runs and the checks of every page, without Jupyter or plots; nbval
 # executes the notebooks themselves, and `make claims-pages` the same pages through Jupyter.)
 claims: $(STAMP)
-	$(PY) -m gtlib claims --scale quick --jobs 2
+	$(PY) -m gtlib claims --scale quick
 
 claims-pages: $(STAMP)
 	$(PY) book/execute.py --scale quick --check --out _build/quick

@@ -4,7 +4,7 @@
     python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
     python -m gtlib sparsity --scale paper --scheduler local   # on a Dask cluster (gtlib.cluster)
-    python -m gtlib claims --scale quick [--device cuda] [--jobs 2] [PAGE ...]
+    python -m gtlib claims --scale quick [--device cuda] [PAGE ...]
         # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale,
         # exit 1 unless each asserted claim has its expected verdict
     python -m gtlib list [STORE ...]     # every stored run: key, settings, times, provenance
@@ -16,13 +16,10 @@ import argparse
 import ast
 import functools
 import inspect
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-import torch
 import yaml
 
 from . import cluster
@@ -101,11 +98,6 @@ def page_checks(page: dict, scale: str | None = None, device: str | None = None,
     return family.checks(found, **takes(family.checks))
 
 
-def page_verdicts(page: dict, scale: str | None, device: str | None) -> str:
-    """What CI compares for one page of the manifest (`gtlib.claims.verdicts`)."""
-    return verdicts(page_checks(page, scale, device), scale or page.get("parameters", {}).get("scale", "quick"))
-
-
 def claims(argv: list[str]) -> int:
     """Every page's claims, without Jupyter; at the quick scale, exit 1 on a surprise."""
     pages = yaml.safe_load(MANIFEST.read_text())["pages"]
@@ -115,14 +107,7 @@ def claims(argv: list[str]) -> int:
     parser.add_argument("--scale", choices=SCALES, help="override every page's scale")
     parser.add_argument("--device", help="override every page's device (auto, cpu, cuda, mps)")
     parser.add_argument("--scheduler", metavar="ADDR", help=SCHEDULER_HELP)
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="pages checked at once, each in a one-thread process (default 1: one "
-                             "process, every thread); two single-thread processes on two cores train "
-                             "about 1.5 times as fast as one with two threads")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        print(f"python -m gtlib claims: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
-        return 2
     valid = [p["output"] for p in pages]
     unknown = sorted(set(args.pages) - set(valid))
     if unknown:
@@ -134,23 +119,15 @@ def claims(argv: list[str]) -> int:
     except cluster.ClusterError as err:
         print(f"python -m gtlib claims: {err}", file=sys.stderr)
         return 2
-    chosen = [page for page in pages if (not args.pages or page["output"] in args.pages)
-              and page.get("claims", True)]  # not a page without claims (the explorer's)
-    if args.jobs == 1:
-        texts = (page_verdicts(page, args.scale, args.device) for page in chosen)
-    else:  # the pages' shared runs are trained once: the store's locks make the others wait
-        # Forked before this process computes anything (torch's thread pool does not exist yet), so
-        # the children know this module's functions, which a spawned child run with -m would not.
-        pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=torch.set_num_threads, initargs=(1,))
-        texts = pool.map(page_verdicts, chosen, [args.scale] * len(chosen), [args.device] * len(chosen))
     surprises = []
-    for page, text in zip(chosen, texts):  # in the manifest's order, each as soon as it is known
+    for page in pages:
+        if (args.pages and page["output"] not in args.pages) or not page.get("claims", True):
+            continue  # a page without claims (the explorer's)
+        scale = args.scale or page.get("parameters", {}).get("scale", "quick")
+        text = verdicts(page_checks(page, args.scale, args.device), scale)
         print(f"{page['output']}:\n" + "\n".join(f"  {line}" for line in text.splitlines()), flush=True)
         if MISMATCH in text:
             surprises.append(page["output"])
-    if args.jobs > 1:
-        pool.shutdown()
     if surprises:
         print(f"asserted verdicts not as expected on: {', '.join(surprises)}", file=sys.stderr)
         return 1

@@ -7,8 +7,6 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from gtlib.__main__ import main
-
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("book_execute", ROOT / "book" / "execute.py")
 execute = importlib.util.module_from_spec(_spec)
@@ -68,9 +66,3 @@ def test_every_figure_of_the_paper_has_a_page_or_a_reason():
         assert item["figure"] in shown or item.get("why"), item["figure"]
     listed = {item["figure"] for item in manifest["paper"]}
     assert shown <= listed, f"pages show figures the paper list lacks: {shown - listed}"
-
-
-def test_claims_refuses_a_bad_number_of_jobs_in_one_line(capsys):
-    assert main(["claims", "--jobs", "0"]) == 2
-    err = capsys.readouterr().err
-    assert err == "python -m gtlib claims: --jobs must be at least 1, got 0\n"
