@@ -1,5 +1,5 @@
 #!/bin/bash
-# GPU checks (issue 12): unit tests, quick claims with --device cuda, the training benchmark, and a
+# GPU checks: unit tests, quick claims with --device cuda, the training benchmark, and a
 # batched sweep of 16 paper-MLP runs. Every log goes to $OUT (the logs beside this script came from
 # it, on one H100). Packages the GPU machine lacked travelled as wheels in .whl/ (mlxtend, dask,
 # distributed and their pure-Python needs).
