@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -145,21 +146,33 @@ def _plan(cfgs: list[RunConfig], store: Store, force: bool, size: int) -> list[B
 
 def _one_per_key(todo: dict[RunConfig, bool]) -> dict[RunConfig, bool]:
     """One configuration per stored run: requests that differ only in what they keep (checkpoints,
-    probes) share a key, and a batch must not train one key twice. The request that keeps the most
-    serves the others; if none keeps everything the others ask for, say so."""
+    probes) share a key, and a batch must not train one key twice; they are merged into one request
+    that keeps everything each of them asks for (`keeping_all`)."""
     by_key: dict[str, list[RunConfig]] = {}
     for cfg in todo:
         by_key.setdefault(cfg.key, []).append(cfg)
-    out = {}
-    for key, same in by_key.items():
-        steps = set().union(*(c.checkpoint_steps for c in same))
-        logged = set().union(*(c.probes for c in same))
-        best = [c for c in same if set(c.checkpoint_steps) >= steps and set(c.probes) >= logged]
-        if not best:
-            raise ValueError(f"run {same[0].label} ({key}) is asked for with checkpoints or probes that "
-                             "no single request keeps; ask for it once, with all of them")
-        out[best[0]] = any(todo[c] for c in same)
-    return out
+    return {keeping_all(same): any(todo[c] for c in same) for same in by_key.values()}
+
+
+def keeping_all(requests: list[RunConfig], stored: Run | None = None) -> RunConfig:
+    """One request for the run that ``requests`` all name (one key), keeping every checkpoint and
+    probe that any of them asks for and that the ``stored`` copy holds, so that the copy trained
+    for it serves them all and a retrain never takes away what a reader of the old copy uses.
+
+    Checkpoints are kept every ``checkpoint_every`` steps, so the merged request keeps them every
+    gcd of the intervals (and of the stored copy's steps): requests every 250 and every 400 steps
+    give one every 50. Where one request already keeps everything, that is its own interval."""
+    first = requests[0]
+    intervals = [c.checkpoint_every for c in requests if c.checkpoint_every]
+    if stored is not None:
+        intervals += [s for s in stored.checkpoint_steps if 0 < s < first.steps]
+    every = math.gcd(*intervals) if intervals else None
+    logged = set().union(*(c.probes for c in requests))
+    if stored is not None:
+        logged |= {n for n in probes.PROBES.names() if probes.series_of([n]) <= set(stored.history.series)}
+    if every == first.checkpoint_every and logged == set(first.probes):
+        return first
+    return dataclasses.replace(first, checkpoint_every=every, probes=tuple(sorted(logged)))
 
 
 def _label(cfgs: list[RunConfig]) -> str:
@@ -183,7 +196,9 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         for cfg in sorted(cfgs, key=lambda c: c.key):
             locks.enter_context(store.lock(cfg))
         found = {c: _stored(store, c, repair=True) for c in cfgs}  # finished meanwhile?
-        cfgs = [c for c in cfgs if force or not _satisfies(found[c], c)]
+        # A run stored with other checkpoints or probes is retrained keeping its old ones too, so
+        # requests never take turns replacing each other's copy.
+        cfgs = [keeping_all([c], found[c]) for c in cfgs if force or not _satisfies(found[c], c)]
         if not cfgs:
             return
         starts = [starting_point(c, store, dev, progress) for c in cfgs]
@@ -215,7 +230,8 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         start = time.perf_counter()
         label = _label(cfgs)
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
-        history = train(model, data, first.optim, first.steps, first.eval_every, first.checkpoint_steps,
+        kept = sorted(set().union(*(c.checkpoint_steps for c in cfgs)))  # each run keeps at least its own
+        history = train(model, data, first.optim, first.steps, first.eval_every, kept,
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
                         progress=progress, desc=label, probes=logged)
         wall = time.perf_counter() - start

@@ -6,13 +6,17 @@ Layout under a root folder::
                        masks.pt, weights/step_<step>.pt, and checksums.json (the sha256 of each)
     partial/<key>/     a run in progress: the same files as far as they go, plus resume.pt
     locks/<key>.lock   held while a process trains that run
+    retired/<key>.<ns> a copy that a retrain replaced, kept a day for the processes still reading it
 
 A run directory is complete or absent: a run is written under ``partial/``, sealed (checksums.json,
 written last) and renamed into ``runs/`` when it has finished, so a killed process never leaves
 anything that looks finished, and the next attempt resumes from ``partial/<key>/resume.pt`` (the last
 resume point), or publishes a sealed folder it finds there. Only a folder with checksums.json counts
 as finished, and every read checks the files it reads against it: a corrupt or truncated file raises
-`CorruptRunError`, never a wrong result. Tensors are loaded with ``weights_only=True``: a results
+`CorruptRunError`, never a wrong result. A `Run` reads its weights lazily, perhaps long after it was
+loaded, while another process retrains the same run to keep more checkpoints or probes: the replaced
+copy is therefore moved to ``retired/``, not deleted, and the `Run` goes on reading the copy whose
+checksums it holds. Tensors are loaded with ``weights_only=True``: a results
 folder from elsewhere can never run code.
 
 `Store.default()` writes to ``$GTLIB_STORE`` (default: ``.gtlib-store/`` at the repository root) and
@@ -22,10 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +45,8 @@ from .history import RunHistory
 from .metrics import THRESHOLD
 from .paths import REPO_ROOT
 CHECKSUMS = "checksums.json"
+RETIRED = "retired"
+RETIRED_KEEP_SECONDS = 24 * 3600  # how long a replaced copy stays readable (see `_retire`)
 RUN_FILES = ("config.json", "meta.json", "history.npz", "masks.pt")  # and weights/step_*.pt
 _WEIGHTS = re.compile(r"weights/step_\d{7}\.pt")
 
@@ -159,13 +167,20 @@ def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
 
 
 def _check_file(run_dir: Path, name: str, digest: str, label: str | None) -> None:
+    _read_checked(run_dir, name, digest, label)
+
+
+def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> bytes:
+    """The bytes of one run file, checked against its checksum. They are read once and then parsed
+    from memory, so the bytes checked are the bytes used even if the folder is replaced meanwhile."""
     path = run_dir / name
     if not path.is_file():
         raise _corrupt(run_dir, name, "is missing", label)
     with _reading(run_dir, name, label):
-        actual = _sha256(path)
-    if actual != digest:
+        data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
         raise _corrupt(run_dir, name, "fails its checksum (corrupt or truncated)", label)
+    return data
 
 
 @contextlib.contextmanager
@@ -200,13 +215,35 @@ def _unseal_and_remove(run_dir: Path) -> None:
 
 
 def _publish(partial: Path, final: Path) -> None:
-    """Move a sealed run from ``partial/`` to ``runs/``, replacing an older copy (a forced
-    recomputation, or one that fails its checksums)."""
+    """Move a sealed run from ``partial/`` to ``runs/``. An older copy there (a run retrained to keep
+    more checkpoints or probes, or a forced recomputation) is retired, not removed (`_retire`)."""
     (partial / "resume.pt").unlink(missing_ok=True)
-    if final.exists():
-        _unseal_and_remove(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        _retire(final)
     os.replace(partial, final)
+
+
+def _retire(run_dir: Path) -> None:
+    """Move a published run folder to ``retired/<key>.<time in ns>``, whole and sealed: a `Run` loaded
+    from it, in this process or another, still reads its files there (`Run._folder`). Copies retired
+    more than `RETIRED_KEEP_SECONDS` ago are removed now."""
+    retired = run_dir.parent.parent / RETIRED
+    retired.mkdir(exist_ok=True)
+    now = time.time_ns()
+    os.replace(run_dir, retired / f"{run_dir.name}.{now}")
+    for old in retired.iterdir():
+        stamp = old.name.rpartition(".")[2]
+        if stamp.isdigit() and now - int(stamp) > RETIRED_KEEP_SECONDS * 1e9:
+            _unseal_and_remove(old)
+
+
+def _holds(run_dir: Path, checksums: dict[str, str]) -> bool:
+    """Whether ``run_dir`` is sealed with exactly these checksums (the same copy of a run)."""
+    try:
+        return json.loads((run_dir / CHECKSUMS).read_text()) == checksums
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass
@@ -239,9 +276,26 @@ class Run:
         return self._read_tensors("masks.pt")
 
     def _read_tensors(self, name: str) -> dict[str, torch.Tensor]:
-        _check_file(self.path, name, self.checksums[name], self.config.label)
-        with _reading(self.path, name, self.config.label):
-            return _load_tensors(self.path / name)
+        for attempt in (1, 2):  # a retrain may replace the folder between finding and reading it
+            folder = self._folder()
+            try:
+                data = _read_checked(folder, name, self.checksums[name], self.config.label)
+                break
+            except CorruptRunError:
+                if attempt == 2 or self._folder() == folder:
+                    raise
+        with _reading(folder, name, self.config.label):
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+    def _folder(self) -> Path:
+        """The folder of the copy this run was loaded from: ``path``, unless another request has
+        retrained the run since (to keep more checkpoints or probes), in which case the copy it
+        holds the checksums of was moved to ``retired/`` (`_retire`)."""
+        if self.checksums and not _holds(self.path, self.checksums):
+            for old in sorted((self.path.parent.parent / RETIRED).glob(f"{self.path.name}.*"), reverse=True):
+                if _holds(old, self.checksums):
+                    return old
+        return self.path  # where reading reports the file missing or different, if it is gone
 
     def effective_weights(self, step: int | None = None) -> dict[str, torch.Tensor]:
         """θ ⊙ m at ``step``: what the network computes with."""

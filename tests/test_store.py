@@ -125,6 +125,60 @@ def test_a_stored_run_serves_requests_for_fewer_checkpoints_and_retrains_for_mor
     assert trained
 
 
+def _count_training(monkeypatch) -> list:
+    trained, real_train = [], gtlib.runs.train
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
+    return trained
+
+
+def test_a_retrain_keeps_what_the_stored_copy_kept_so_requests_never_take_turns(store, tiny, monkeypatch):
+    import dataclasses
+
+    run(tiny, store, progress=False)  # checkpoints every 20 steps
+    trained = _count_training(monkeypatch)
+    other = run(dataclasses.replace(tiny, checkpoint_every=15, probes=("per_matrix_norms",)), store,
+                progress=False)
+    assert other.checkpoint_steps == list(range(0, 61, 5))  # every gcd(20, 15) = 5: both kept
+    assert "l2_per_matrix" in other.history.series
+    assert run(tiny, store, progress=False).path == other.path  # the first request: served
+    assert trained == [1]
+
+
+def test_requests_for_one_run_with_other_checkpoints_train_it_once_keeping_all(store, tiny, monkeypatch):
+    import dataclasses
+
+    trained = _count_training(monkeypatch)
+    a = dataclasses.replace(tiny, checkpoint_every=20)
+    b = dataclasses.replace(tiny, checkpoint_every=15, probes=("per_matrix_norms",))
+    ra, rb = gtlib.runs.run_many([a, b], store, progress=False)
+    assert trained == [1] and ra.path == rb.path
+    assert rb.checkpoint_steps == list(range(0, 61, 5)) and "l2_per_matrix" in ra.history.series
+
+
+def test_a_loaded_run_reads_its_own_copy_after_another_request_replaced_it(store, tiny, monkeypatch):
+    """A `Run` reads its weights lazily; another process may meanwhile retrain the same run (same
+    key) to keep more checkpoints. The replaced copy is retired, not deleted, and still read."""
+    import dataclasses
+
+    old = run(tiny, store, progress=False)
+    new = run(dataclasses.replace(tiny, checkpoint_every=15), store, progress=False)
+    assert new.path == old.path and new.checksums != old.checksums
+    assert old._folder().parent == store.root / "retired"
+    for step in old.checkpoint_steps:  # every file of the old copy, checked against its own checksums
+        for name, weight in old.weights(step).items():
+            assert torch.equal(weight, new.weights(step)[name])  # the same training, bit for bit
+    assert old.masks().keys() == new.masks().keys()
+    assert new._folder() == new.path
+    # Retired copies are removed after RETIRED_KEEP_SECONDS; each retrain prunes the older ones.
+    monkeypatch.setattr(gtlib.store, "RETIRED_KEEP_SECONDS", 0)
+    forced = run(tiny, store, force=True, progress=False)  # retires the second copy
+    assert forced.checkpoint_steps == new.checkpoint_steps  # a forced retrain keeps them too
+    assert len(list((store.root / "retired").iterdir())) == 1
+    store.discard(forced.path)
+    with pytest.raises(CorruptRunError, match="weights/step_0000020.pt is missing"):
+        old.weights(20)  # no copy with its checksums is left: one line, never a wrong result
+
+
 @pytest.mark.parametrize("use, p", [("l1_norm", 1), ("l2_norm", 2)])
 def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store, tiny, use, p):
     from gtlib.metrics import weight_norms

@@ -270,8 +270,8 @@ def fail_once(monkeypatch, target, name):
 
     def crash(*args, **kwargs):
         monkeypatch.setattr(target, name, real)
-        if name == "rmtree":
-            (Path(args[0]) / "config.json").unlink()  # halfway through removing the old copy
+        if name == "_retire":
+            real(*args, **kwargs)  # the old copy retired, the new one not yet published
         raise KeyboardInterrupt
 
     monkeypatch.setattr(target, name, crash)
@@ -280,7 +280,7 @@ def fail_once(monkeypatch, target, name):
 @pytest.mark.parametrize("target, name, force", [
     (gtlib.store, "seal", False),           # history and meta written, not yet sealed
     (gtlib.store, "_publish", False),       # sealed under partial/, not yet published
-    (gtlib.store.shutil, "rmtree", True),   # a forced recomputation, the old copy half removed
+    (gtlib.store, "_retire", True),         # a forced recomputation, the old copy just retired
 ])
 def test_a_process_killed_while_finishing_loses_no_finished_work(tmp_path, tiny, monkeypatch, target,
                                                                  name, force):
