@@ -65,12 +65,14 @@ def _mark_time(ax, step: int | None, colour: str, label: str, y: float) -> None:
 
 
 def train_test_curves(histories: dict[str, RunHistory], *, title: str = "", log_x: bool = False,
-                      mark_times: bool = True, ax=None):
+                      mark_times: bool = True, ax=None, losses: bool = False):
     """Train (dashed) and test (solid) accuracy of each run, with t_mem and t_gen marked and the
-    threshold they use drawn; losses on a log scale for regression, which has no accuracy."""
+    threshold they use drawn; losses on a log scale instead with ``losses`` (as Figure 11) and for
+    regression, which has no accuracy."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    loss = any(h.is_regression for h in histories.values())
+    regression = any(h.is_regression for h in histories.values())
+    loss = losses or regression
     kind = "loss" if loss else "acc"
     for i, (name, h) in enumerate(histories.items()):
         c = colour(name.split()[0] if name.startswith("ticket ") else name, i)
@@ -83,7 +85,7 @@ def train_test_curves(histories: dict[str, RunHistory], *, title: str = "", log_
         ax.set_xscale("symlog", linthresh=10)
     if loss:
         ax.set_yscale("log")
-        ax.set_ylabel("loss (MSE)")
+        ax.set_ylabel("loss (MSE)" if regression else "loss")
     else:
         threshold = next(iter(histories.values())).threshold
         ax.axhline(threshold, color="grey", linewidth=0.5)

@@ -1,4 +1,4 @@
-"""Widgets: the live explorer of the runs, and precomputed sliders for the book.
+"""The live explorer of the runs, and its precomputed sliders for the book.
 
 **Live** (a kernel: JupyterLab via ``make lab``, ``notebooks/explore.ipynb``): `Explorer` chooses a
 task, model, seed, pruner, sparsity and the step the mask is taken at, and shows the dense run against
@@ -10,11 +10,9 @@ stored is trained at the quick scale with a progress bar, after saying how long 
 logic needs no front end: set the widgets' values from Python and read `Explorer.plotted` (the runs
 being plotted) or `Explorer.runs()`.
 
-**Static** (the book, no kernel): `image_slider` renders figures to PNG images in a ``Stack`` whose
-shown image follows a slider through a ``jslink``, a link that runs in the page's JavaScript, so it
-works from the widget state that papermill saves in the executed notebook. `sparsity_slider`,
-`mask_step_slider` and `seed_slider` make one from a figure family's runs; `Explorer.frames` makes
-the frames of any control of the explorer.
+**Static** (the book, no kernel): `Explorer.frames` draws the explorer's figures for each value of
+one control and `Explorer.slider` puts them under a precomputed slider (`gtlib.sliders`, which also
+has the sliders of the figure pages).
 
 Every curve is drawn by `gtlib.plots.train_test_curves`, the weights and masks by
 `gtlib.figures.weights_and_masks.plot`: the figures' own plotting functions.
@@ -23,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import json
 import math
 from pathlib import Path
@@ -34,15 +31,15 @@ import numpy as np
 import torch
 from IPython.display import clear_output, display
 from matplotlib.figure import Figure
-from PIL import Image
 
 from . import plots
 from .analysis.fourier import neuron_inputs, power_spectrum
 from .analysis.masks import magnitude_masks
 from .config import RunConfig, derive
-from .figures import across_tasks, sparsity as sparsity_family, ticket_time, weights_and_masks
+from .figures import weights_and_masks
 from .presets import SCALES, TASK_MODELS, dense_config
 from .runs import run_many
+from .sliders import image_slider, spread
 from .store import CorruptRunError, Run, Store
 
 # The explorer's choices. Pruners: the grokked ticket's magnitude pruning (of the dense run's weights
@@ -58,119 +55,6 @@ SEEDS = tuple(range(10))
 # every 10 steps); used only when no stored run of the same task and model has a wall time.
 MS_PER_STEP = {"mlp": 4.0, "transformer": 9.0, "deep_mlp": 8.0}
 AUTO_TRAIN_SECONDS = 60.0  # the explorer trains a missing quick-scale choice by itself up to this
-
-LIVE = "the live version: <code>make lab</code>, <code>notebooks/explore.ipynb</code>"
-
-
-# ---------------------------------------------------------------------------------------------
-# Static sliders (no kernel)
-
-def png(fig: Figure, dpi: int = 200, colours: int = 64) -> bytes:
-    """The figure as a compressed PNG at ``dpi`` (200: twice the 100 px per inch it is shown at),
-    reduced to a palette of ``colours``; the figure is closed."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    plt.close(fig)
-    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    out = io.BytesIO()
-    image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
-def image_slider(figures: dict[str, Figure], description: str, what: str, *, dpi: int = 200,
-                 colours: int = 64) -> w.VBox:
-    """A slider over ``figures`` (label -> figure) that shows one at a time, without a kernel.
-
-    Each figure becomes a PNG (`png`) in an ``Image`` of a ``Stack``; the slider's index is
-    ``jslink``ed to the stack's ``selected_index``, so the page's JavaScript switches the image from
-    the saved widget state. ``what`` completes the caption "Move the slider to see ...". The figures
-    are closed."""
-    if not figures:
-        raise ValueError("image_slider needs at least one figure")
-    labels = list(figures)
-    widths = {label: fig.get_figwidth() * 100 for label, fig in figures.items()}  # CSS px at 100 dpi
-    images = [w.Image(value=png(fig, dpi, colours), format="png",
-                      layout=w.Layout(width="100%", max_width=f"{widths[label]:.0f}px", height="auto"))
-              for label, fig in figures.items()]
-    stack = w.Stack(images, selected_index=0)
-    slider = w.SelectionSlider(options=labels, value=labels[0], description=description,
-                               continuous_update=True, style={"description_width": "initial"},
-                               layout=w.Layout(width=f"{min(max(widths.values()), 640):.0f}px"))
-    w.jslink((slider, "index"), (stack, "selected_index"))
-    caption = w.HTML(f"<em>Move the slider to see {what} (precomputed; {LIVE}).</em>")
-    return w.VBox([caption, slider, stack])
-
-
-def curves(runs: dict[str, Run], title: str = "", *, log_x: bool = True,
-           figsize: tuple[float, float] = (7, 3.4)) -> Figure:
-    """Train (dashed) and test (solid) curves of ``runs`` (name -> run; a name such as ``dense``,
-    ``ticket 0.6@30000`` or a pruner picks the colour) with t_mem and t_gen marked: one panel of
-    `gtlib.plots.train_test_curves`."""
-    fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
-    plots.train_test_curves({name: run.history for name, run in runs.items()}, title=title,
-                            log_x=log_x, ax=ax)
-    if log_x:
-        ax.set_xlim(left=0)  # symlog's margin would otherwise show negative steps
-    return fig
-
-
-def _spread(values: list, most: int) -> list:
-    """At most ``most`` of ``values``, evenly spread, first and last included."""
-    if len(values) <= most:
-        return list(values)
-    picks = sorted({round(i * (len(values) - 1) / (most - 1)) for i in range(most)})
-    return [values[i] for i in picks]
-
-
-def _quantity(run: Run) -> str:
-    return "loss" if run.history.is_regression else "accuracy"
-
-
-def sparsity_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 10) -> w.VBox:
-    """Figures 3, 4b, 17: a slider over the sweep's sparsities (at most ``most``), each the ticket's
-    train and test curves against the dense run's."""
-    dense = runs["dense"][0]
-    swept = {s: r for s, r in sparsity_family.by_sparsity(runs).items() if r is not dense}
-    shown = _spread(sorted(swept), most)
-    heading = plots.setting(dense, scale)
-    figures = {f"{s:g}": curves({"dense": dense, f"ticket {s:g}": swept[s]},
-                                f"ticket at sparsity {s:g} against the dense run; {heading}")
-               for s in shown}
-    return image_slider(figures, "sparsity", f"the {_quantity(dense)} of the ticket at each sparsity "
-                        "against the dense run's")
-
-
-def mask_step_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 8) -> w.VBox:
-    """Figure 4a: a slider over the steps the masks are taken at (at most ``most``), each that
-    ticket's train and test curves against the dense run's."""
-    dense = runs["dense"][0]
-    tickets = ticket_time.by_step(runs)
-    heading = plots.setting(dense, scale)
-    figures = {f"{t:,}": curves({"dense": dense, f"ticket, mask at step {t:,}": tickets[t]},
-                                f"ticket with the mask from step {t:,}; {heading}")
-               for t in _spread(sorted(tickets), most)}
-    return image_slider(figures, "mask step", "the ticket whose mask comes from each checkpoint of the "
-                        "dense run, against the dense run")
-
-
-def seed_slider(runs: dict[str, list[Run]], scale: str | None = None) -> w.VBox | None:
-    """Figures 2, 10, 11: a slider over the seeds, each seed's dense runs and tickets (one pair per
-    task or operation); None when the page has a single seed (its figure shows it all)."""
-    groups = across_tasks.groups(runs)
-    seeds = [r.config.seed for r in next(iter(groups.values()))[0]]
-    if len(seeds) < 2:
-        return None
-    first = next(iter(runs.values()))[0]
-    figures = {}
-    for i, seed in enumerate(seeds):
-        shown = {}
-        for name, (dense, ticket) in groups.items():
-            prefix = "" if len(groups) == 1 else f"{name} "
-            shown[f"{prefix}dense"], shown[f"{prefix}ticket"] = dense[i], ticket[i]
-        figures[str(seed)] = curves(shown, f"seed {seed}; {plots.setting(first, scale)}")
-    return image_slider(figures, "seed", f"the train and test {_quantity(first)} of the dense run and its "
-                        "grokked ticket for each seed")
-
 
 # ---------------------------------------------------------------------------------------------
 # The live explorer
@@ -560,7 +444,7 @@ class Explorer:
             options = [o if isinstance(o, tuple) else (str(o), o) for o in widget.options]
         labels = {value: str(label) for label, value in options}
         values = list(labels) if values is None else list(values)
-        values = _spread(values, most) if most else values
+        values = spread(values, most) if most else values
         draw = {"curves": self.curves_figure, "weights": self.weights_figure,
                 "spectrum": self.spectrum_figure}[panel]
         before, out = widget.value, {}

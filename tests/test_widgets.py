@@ -1,4 +1,4 @@
-"""The explorer and the static sliders (`gtlib.widgets`): driven from Python, and in a real kernel.
+"""The explorer (`gtlib.widgets`) and the static sliders (`gtlib.sliders`): driven from Python, and in a real kernel.
 
 The explorer reads the committed paper-scale runs (``results/``, read-only here) and trains into a
 temporary store: setting a widget's value changes the runs it plots and the figure's curves.
@@ -14,7 +14,8 @@ import pytest
 
 from gtlib.paths import REPO_ROOT
 from gtlib.store import Store
-from gtlib.widgets import Explorer, image_slider, png
+from gtlib.sliders import image_slider, png
+from gtlib.widgets import Explorer
 
 matplotlib.use("Agg")
 RESULTS = REPO_ROOT / "results"
