@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 VENDOR := book/assets/vendor/MANIFEST
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims claims-pages claims-perturbed execute html results bench verify clean lab browser publish
+.PHONY: book test unit notebooks claims claims-pages claims-perturbed execute html results bench bench-paper verify clean lab browser publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,12 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_analysis.py
+
+# The whole paper from an empty store (every run trained again, every page executed), timed, and
+# compared with the committed runs and pages: hours on a 2-core CPU. SCRATCH must be new or empty.
+SCRATCH ?= _build/paper-from-scratch
+bench-paper: $(STAMP)
+	$(PY) benchmarks/bench_paper.py $(SCRATCH) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 clean:
 	rm -rf _build book/generated .gtlib-store

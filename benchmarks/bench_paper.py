@@ -1,0 +1,172 @@
+"""The whole paper from an empty store: every run behind every book page trained again, and timed.
+
+    python benchmarks/bench_paper.py /tmp/paper                    # hours on a 2-core CPU
+    python benchmarks/bench_paper.py /tmp/paper --scheduler local  # the runs on a local Dask cluster
+    python benchmarks/bench_paper.py /tmp/paper --report           # the report of a run made before
+
+Executes every page of book/manifest.yml with `book/execute.py` (what ``make results`` runs) into
+the scratch folder given: a new store ``store/`` (``GTLIB_STORE``), an empty ``empty/`` in place of
+the committed ``results/`` (``GTLIB_RESULTS``), so that every run trains again, and the executed
+pages in ``pages/``. Then it reports, into ``report.md`` and here:
+
+- the wall time from the first page to the last (``start`` and ``end`` hold the clock), and each
+  page's execution time as papermill recorded it: the training of the runs it was the first to ask
+  for, then its analyses and figures;
+- the runs trained: their number and training steps per task and model, and their training time
+  (each run's share of its batch's wall time);
+- each run against the committed run of the same key in ``results/``: whether t_mem and t_gen are
+  the same, and the largest difference in final test accuracy (the committed runs were trained on
+  another machine or in other batches: rounding may differ, grokking amplifies it);
+- each page's claim verdicts against those of the committed book pages in ``book/generated/`` (built
+  by ``make book`` from ``results/``), where they are there.
+
+An interrupted run goes on where it stopped when started again (the store resumes every run from its
+last resume point), but its wall time then no longer means anything: start from an empty folder to
+time it. Nothing else should run on the machine meanwhile.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))
+from execute import GENERATED, claim_verdicts, pages  # noqa: E402
+
+from gtlib import cluster  # noqa: E402
+from gtlib.config import from_json  # noqa: E402
+from gtlib.store import Store  # noqa: E402
+
+RESULTS = ROOT / "results"
+
+
+def run_pages(scratch: Path, scheduler: str | None) -> None:
+    if (scratch / "start").exists():
+        raise SystemExit(f"{scratch} holds an earlier run; --report summarises it, or start from an "
+                         "empty folder to time a new one")
+    (scratch / "empty").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GTLIB_STORE": str(scratch / "store"), "GTLIB_RESULTS": str(scratch / "empty")}
+    command = [sys.executable, str(ROOT / "book" / "execute.py"), "--out", str(scratch / "pages")]
+    if scheduler:
+        command += ["--scheduler", scheduler]
+    (scratch / "start").write_text(f"{time.time():.0f}\n")
+    with open(scratch / "log", "w") as log:
+        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    (scratch / "end").write_text(f"{time.time():.0f}\n")
+
+
+def runs_table(root: Path) -> pd.DataFrame:
+    """One row per finished run of a store root: key, task, model, steps, times, final test accuracy,
+    its share of its batch's training time."""
+    rows = []
+    for folder in sorted((root / "runs").glob("*")):
+        if not (folder / "checksums.json").exists():
+            continue
+        config = from_json(json.loads((folder / "config.json").read_text()))
+        meta = json.loads((folder / "meta.json").read_text())
+        with np.load(folder / "history.npz") as history:
+            acc = history["test_acc"] if "test_acc" in history.files else history["test_loss"]
+            final = float(acc[-1]) if np.isfinite(acc[-1]) else float(history["test_loss"][-1])
+        rows.append({"key": folder.name, "label": meta["label"], "task": config.task.name,
+                     "model": config.model.name, "steps": config.steps,
+                     "share_s": meta.get("wall_seconds", np.nan) / meta.get("batch_size", 1),  # older runs: alone
+                     "batch": meta.get("batch_size", 1), "finished": meta.get("finished"), "final": final})
+    return pd.DataFrame(rows)
+
+
+def times_of(root: Path) -> dict[str, tuple]:
+    """key -> (t_mem, t_gen) of every finished run of a store root, as the store computes them
+    (None: never reached)."""
+    plain = lambda t: None if pd.isna(t) else int(t)  # noqa: E731
+    return {row.key: (plain(row.t_mem), plain(row.t_gen)) for row in Store(root).listing().itertuples()}
+
+
+def report(scratch: Path) -> str:
+    lines = ["# The whole paper from an empty store", ""]
+    start = int((scratch / "start").read_text())
+    end = int((scratch / "end").read_text()) if (scratch / "end").exists() else None
+    stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    if end is None:
+        lines.append(f"Started {stamp(start)} UTC; not finished (no `end`).")
+    else:
+        lines.append(f"Started {stamp(start)} UTC, finished {stamp(end)} UTC: **{(end - start) / 60:.1f} min** "
+                     "of wall time for every page, training included.")
+    lines += ["", "| page | execution (s) |", "|---|---|"]
+    for page in pages():
+        path = scratch / "pages" / f"{page['output']}.ipynb"
+        if path.exists():
+            seconds = nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("duration")
+            lines.append(f"| {page['output']} | {seconds:,.0f} |" if seconds else f"| {page['output']} | ? |")
+        else:
+            lines.append(f"| {page['output']} | not executed |")
+    runs = runs_table(scratch / "store")
+    if runs.empty:
+        return "\n".join(lines + ["", "No run finished yet."])
+    by = runs.groupby(["task", "model"]).agg(runs=("key", "size"), steps=("steps", "sum"),
+                                             training_s=("share_s", "sum"))
+    lines += ["", f"{len(runs)} runs, {runs['steps'].sum():,} training steps, "
+              f"{runs['share_s'].sum() / 60:.1f} min of training (each run's share of its batch):", "",
+              "| task | model | runs | steps | training (min) | run steps/s |", "|---|---|---|---|---|---|"]
+    for (task, model), row in by.iterrows():
+        lines.append(f"| {task} | {model} | {int(row.runs)} | {int(row.steps):,} | {row.training_s / 60:.1f} | "
+                     f"{row.steps / row.training_s:,.0f} |")
+    if (RESULTS / "runs").is_dir():
+        ours, committed = times_of(scratch / "store"), times_of(RESULTS)
+        finals = runs_table(RESULTS).set_index("key")["final"] if committed else pd.Series(dtype=float)
+        both = [k for k in ours if k in committed]
+        same = [k for k in both if ours[k] == committed[k]]
+        gaps = [abs(runs.set_index("key").loc[k, "final"] - finals[k]) for k in both]
+        lines += ["", f"Against the committed runs: {len(both)} of the {len(ours)} runs are in results/ "
+                  f"({len(committed)} there); t_mem and t_gen are the same for {len(same)}; the largest "
+                  f"difference in final test accuracy (loss for regression) is {max(gaps, default=0):.4f}."]
+        differ = [k for k in both if k not in same]
+        if differ:
+            labels = runs.set_index("key")["label"]
+            lines += ["", "| run | t_mem, t_gen here | committed |", "|---|---|---|"]
+            lines += [f"| {labels[k]} | {ours[k][0]}, {ours[k][1]} | {committed[k][0]}, {committed[k][1]} |"
+                      for k in differ]
+    changed, compared = [], 0
+    for page in pages():
+        here, built = scratch / "pages" / f"{page['output']}.ipynb", GENERATED / f"{page['output']}.ipynb"
+        if here.exists() and built.exists():
+            compared += 1
+            a, b = claim_verdicts(here), claim_verdicts(built)
+            changed += [f"| {page['output']} | {c} | {a.get(c, '-')} | {b.get(c, '-')} |"
+                        for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
+    lines += ["", f"Claim verdicts against the committed pages: {compared} pages compared, "
+              f"{len(changed)} verdicts differ."]
+    if changed:
+        lines += ["", "| page | claim | here | committed |", "|---|---|---|---|", *changed]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scratch", type=Path, help="the scratch folder (store, pages, log, report)")
+    parser.add_argument("--scheduler", help="train on a Dask cluster: 'local' or tcp://host:8786")
+    parser.add_argument("--report", action="store_true", help="only report on the run in SCRATCH")
+    args = parser.parse_args()
+    scratch = args.scratch.resolve()
+    if args.scheduler and args.scheduler != "local" and not cluster._ADDRESS.fullmatch(args.scheduler):
+        raise SystemExit(f"bench_paper.py: scheduler {args.scheduler!r} is not valid; use {cluster._VALID}")
+    if not args.report:
+        run_pages(scratch, args.scheduler)
+    elif not (scratch / "start").exists():
+        raise SystemExit(f"{scratch} holds no run of this benchmark (no 'start' file)")
+    text = report(scratch)
+    (scratch / "report.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
