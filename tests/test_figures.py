@@ -119,3 +119,19 @@ def test_every_asserted_claim_is_one_a_family_can_produce():
                    periodicity, weights_and_masks, edge_popup_table):
         for claim_id, expected in family.QUICK.items():
             assert claim_id.count(".") in (1, 2) and isinstance(expected, bool), claim_id
+
+
+def test_table1_shows_ours_with_the_papers_number_under_it_one_column_per_step():
+    import pandas as pd
+
+    from gtlib.figures import edge_popup_table
+
+    table = pd.DataFrame({"WD (test acc)": {"600 ours": "0.50±0.01", "600 paper": "0.53±0.04",
+                                            "1,000 ours": "0.71±0.02", "1,000 paper": "0.70±0.05"},
+                          "Ramanujan gap": {"600 ours": "0.120±0.003", "600 paper": "0.11",
+                                            "1,000 ours": "0.100±0.002", "1,000 paper": "0.09"}}).T
+    block = edge_popup_table.show(table)
+    assert block.html.count("</th>") == 3  # the quantity, then one column per step (not two)
+    assert "0.50±0.01<br>" in block.html and "paper 0.53±0.04" in block.html
+    assert "<td>Ramanujan gap</td>" in block.html
+    assert "0.100±0.002" in repr(block) and "<" not in repr(block)  # the plain-text twin

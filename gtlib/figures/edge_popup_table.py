@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import plots
+from .. import blocks, plots
 from ..analysis.graphs import METRICS
 from ..claims import Check, above, at_step, below, slug, with_quick
 from ..config import OptimConfig, derive
@@ -113,6 +113,19 @@ def table(runs: dict[str, list[Run]], graphs: dict[str, np.ndarray] | None = Non
             out.setdefault(name, {})[f"{step:,} ours"] = f"{values[:, i].mean():.{digits}f}±{values[:, i].std():.{digits}f}"
             out[name][f"{step:,} paper"] = PAPER[key][i]
     return pd.DataFrame(out).T
+
+
+def show(table: pd.DataFrame) -> blocks.Block:
+    """`table` as the page shows it: a row per quantity, a column per report step, each cell ours
+    (mean ± std over the seeds) with the paper's number under it; narrow enough not to scroll."""
+    steps = [c.removesuffix(" ours") for c in table.columns if c.endswith(" ours")]
+    columns = [f"{s} steps" for s in steps]
+    rows = [{"": blocks.esc(name),
+             **{col: f"{blocks.esc(row[f'{s} ours'])}<br><span class=\"gt-muted\">paper "
+                     f"{blocks.esc(row[f'{s} paper'])}</span>" for s, col in zip(steps, columns)}}
+            for name, row in table.iterrows()]
+    grid = blocks.table(rows, numeric=tuple(columns), raw=("", *columns))
+    return blocks.Block(grid.html, table.to_string())
 
 
 def checks(runs: dict[str, list[Run]], figure: str = "Table 1",
