@@ -22,7 +22,10 @@ pages in ``pages/``. Then it reports, into ``report.md`` and here:
 
 An interrupted run goes on where it stopped when started again (the store resumes every run from its
 last resume point), but its wall time then no longer means anything: start from an empty folder to
-time it. Nothing else should run on the machine meanwhile.
+time it. Nothing else should run on the machine meanwhile; to use the machine for something else, pause
+the run (``kill -STOP -PGID``, later ``kill -CONT -PGID``) and write each pause into ``pauses`` as a
+line "STOP CONT" (epoch seconds): the report takes the pauses out of the wall time, of the page and
+of the batch of runs they interrupted.
 """
 from __future__ import annotations
 
@@ -65,9 +68,9 @@ def run_pages(scratch: Path, scheduler: str | None) -> None:
     (scratch / "end").write_text(f"{time.time():.0f}\n")
 
 
-def runs_table(root: Path) -> pd.DataFrame:
+def runs_table(root: Path, stops: list[tuple[float, float]] = ()) -> pd.DataFrame:
     """One row per finished run of a store root: key, task, model, steps, times, final test accuracy,
-    its share of its batch's training time."""
+    its share of its batch's training time (less any of the ``stops`` that fell while it trained)."""
     rows = []
     for folder in sorted((root / "runs").glob("*")):
         if not (folder / "checksums.json").exists():
@@ -77,9 +80,12 @@ def runs_table(root: Path) -> pd.DataFrame:
         with np.load(folder / "history.npz") as history:
             acc = history["test_acc"] if "test_acc" in history.files else history["test_loss"]
             final = float(acc[-1]) if np.isfinite(acc[-1]) else float(history["test_loss"][-1])
+        wall = meta.get("wall_seconds", np.nan)
+        if stops and meta.get("finished"):
+            wall -= paused_within(epoch(meta["finished"]) - wall, epoch(meta["finished"]), stops)
         rows.append({"key": folder.name, "label": meta["label"], "task": config.task.name,
                      "model": config.model.name, "steps": config.steps,
-                     "share_s": meta.get("wall_seconds", np.nan) / meta.get("batch_size", 1),  # older runs: alone
+                     "share_s": wall / meta.get("batch_size", 1),  # older runs: trained alone
                      "batch": meta.get("batch_size", 1), "finished": meta.get("finished"), "final": final})
     return pd.DataFrame(rows)
 
@@ -91,25 +97,46 @@ def times_of(root: Path) -> dict[str, tuple]:
     return {row.key: (plain(row.t_mem), plain(row.t_gen)) for row in Store(root).listing().itertuples()}
 
 
+def pauses(scratch: Path) -> list[tuple[float, float]]:
+    path = scratch / "pauses"
+    return [tuple(map(float, line.split())) for line in path.read_text().splitlines() if line.strip()] \
+        if path.exists() else []
+
+
+def paused_within(t0: float, t1: float, stops: list[tuple[float, float]]) -> float:
+    """Seconds of the pauses that fall between t0 and t1."""
+    return sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in stops)
+
+
+def epoch(iso: str) -> float:
+    return datetime.datetime.fromisoformat(iso).timestamp()
+
+
 def report(scratch: Path) -> str:
     lines = ["# The whole paper from an empty store", ""]
     start = int((scratch / "start").read_text())
     end = int((scratch / "end").read_text()) if (scratch / "end").exists() else None
+    stops = pauses(scratch)
     stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    held = f" (paused {sum(b - a for a, b in stops) / 60:.1f} min, not counted)" if stops else ""
     if end is None:
-        lines.append(f"Started {stamp(start)} UTC; not finished (no `end`).")
+        lines.append(f"Started {stamp(start)} UTC; not finished (no `end`){held}.")
     else:
-        lines.append(f"Started {stamp(start)} UTC, finished {stamp(end)} UTC: **{(end - start) / 60:.1f} min** "
+        wall = end - start - paused_within(start, end, stops)
+        lines.append(f"Started {stamp(start)} UTC, finished {stamp(end)} UTC{held}: **{wall / 60:.1f} min** "
                      "of wall time for every page, training included.")
     lines += ["", "| page | execution (s) |", "|---|---|"]
     for page in pages():
         path = scratch / "pages" / f"{page['output']}.ipynb"
         if path.exists():
-            seconds = nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("duration")
+            meta = nbformat.read(path, as_version=4).metadata.get("papermill", {})
+            seconds = meta.get("duration")
+            if seconds and meta.get("start_time") and meta.get("end_time"):
+                seconds -= paused_within(epoch(meta["start_time"]), epoch(meta["end_time"]), stops)
             lines.append(f"| {page['output']} | {seconds:,.0f} |" if seconds else f"| {page['output']} | ? |")
         else:
             lines.append(f"| {page['output']} | not executed |")
-    runs = runs_table(scratch / "store")
+    runs = runs_table(scratch / "store", stops)
     if runs.empty:
         return "\n".join(lines + ["", "No run finished yet."])
     by = runs.groupby(["task", "model"]).agg(runs=("key", "size"), steps=("steps", "sum"),
