@@ -30,9 +30,11 @@ of the batch of runs they interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -53,6 +55,16 @@ from gtlib.store import Store  # noqa: E402
 RESULTS = ROOT / "results"
 
 
+def machine() -> str:
+    """This machine, in one line: its CPU, cores, torch and its threads."""
+    import torch
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} on {torch.get_num_threads()} threads"
+
+
 def run_pages(scratch: Path, scheduler: str | None) -> None:
     if (scratch / "start").exists():
         raise SystemExit(f"{scratch} holds an earlier run; --report summarises it, or start from an "
@@ -62,6 +74,7 @@ def run_pages(scratch: Path, scheduler: str | None) -> None:
     command = [sys.executable, str(ROOT / "book" / "execute.py"), "--out", str(scratch / "pages")]
     if scheduler:
         command += ["--scheduler", scheduler]
+    (scratch / "machine").write_text(machine() + (f", scheduler {scheduler}" if scheduler else "") + "\n")
     (scratch / "start").write_text(f"{time.time():.0f}\n")
     with open(scratch / "log", "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -86,7 +99,8 @@ def runs_table(root: Path, stops: list[tuple[float, float]] = ()) -> pd.DataFram
         rows.append({"key": folder.name, "label": meta["label"], "task": config.task.name,
                      "model": config.model.name, "steps": config.steps,
                      "share_s": wall / meta.get("batch_size", 1),  # older runs: trained alone
-                     "batch": meta.get("batch_size", 1), "finished": meta.get("finished"), "final": final})
+                     "batch": meta.get("batch_size", 1), "finished": meta.get("finished"), "final": final,
+                     "git": meta.get("git", "unknown")})
     return pd.DataFrame(rows)
 
 
@@ -113,19 +127,50 @@ def epoch(iso: str) -> float:
 
 
 def report(scratch: Path) -> str:
-    lines = ["# The whole paper from an empty store", ""]
+    """The report, most important first: the wall time, the verdicts that changed, the training
+    per model, each page's time, then each run whose t_mem or t_gen changed."""
     start = int((scratch / "start").read_text())
     end = int((scratch / "end").read_text()) if (scratch / "end").exists() else None
     stops = pauses(scratch)
+    runs = runs_table(scratch / "store", stops)
+    where = (scratch / "machine").read_text().strip() if (scratch / "machine").exists() else "not recorded"
+    code = ", ".join(sorted(set(runs["git"]))) if not runs.empty else "no run finished"
     stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     held = f" (paused {sum(b - a for a, b in stops) / 60:.1f} min, not counted)" if stops else ""
+    lines = ["# The whole paper from an empty store", "", f"Machine: {where}. Code: commit {code}.", ""]
     if end is None:
         lines.append(f"Started {stamp(start)} UTC; not finished (no `end`){held}.")
     else:
         wall = end - start - paused_within(start, end, stops)
         lines.append(f"Started {stamp(start)} UTC, finished {stamp(end)} UTC{held}: **{wall / 60:.1f} min** "
                      "of wall time for every page, training included.")
-    lines += ["", "| page | execution (s) |", "|---|---|"]
+
+    changed, compared = [], 0
+    for page in pages():
+        here, built = scratch / "pages" / f"{page['output']}.ipynb", GENERATED / f"{page['output']}.ipynb"
+        if here.exists() and built.exists():
+            compared += 1
+            a, b = claim_verdicts(here), claim_verdicts(built)
+            changed += [f"| {page['output']} | {c} | {a.get(c, '-')} | {b.get(c, '-')} |"
+                        for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
+    lines += ["", "## Verdicts", "", f"Claim verdicts against the committed pages: {compared} pages compared, "
+              f"{len(changed)} verdicts differ."]
+    if changed:
+        lines += ["", "| page | claim | here | committed |", "|---|---|---|---|", *changed]
+
+    if runs.empty:
+        return "\n".join(lines + ["", "No run finished yet."])
+    by = runs.groupby(["task", "model"]).agg(runs=("key", "size"), steps=("steps", "sum"),
+                                             training_s=("share_s", "sum"))
+    lines += ["", "## Training", "", f"{len(runs)} runs, {runs['steps'].sum():,} training steps, "
+              f"{runs['share_s'].sum() / 60:.1f} min of training (each run's share of its batch):", "",
+              "| task | model | runs | steps | training (min) | run steps/s |", "|---|---|---:|---:|---:|---:|"]
+    for (task, model), row in by.iterrows():
+        lines.append(f"| {task} | {model} | {int(row.runs)} | {int(row.steps):,} | {row.training_s / 60:.1f} | "
+                     f"{row.steps / row.training_s:,.0f} |")
+
+    lines += ["", "## Pages", "", "Each page's execution: the training of the runs it was the first to ask for, "
+              "then its analyses and figures.", "", "| page | execution (s) |", "|---|---:|"]
     for page in pages():
         path = scratch / "pages" / f"{page['output']}.ipynb"
         if path.exists():
@@ -136,44 +181,24 @@ def report(scratch: Path) -> str:
             lines.append(f"| {page['output']} | {seconds:,.0f} |" if seconds else f"| {page['output']} | ? |")
         else:
             lines.append(f"| {page['output']} | not executed |")
-    runs = runs_table(scratch / "store", stops)
-    if runs.empty:
-        return "\n".join(lines + ["", "No run finished yet."])
-    by = runs.groupby(["task", "model"]).agg(runs=("key", "size"), steps=("steps", "sum"),
-                                             training_s=("share_s", "sum"))
-    lines += ["", f"{len(runs)} runs, {runs['steps'].sum():,} training steps, "
-              f"{runs['share_s'].sum() / 60:.1f} min of training (each run's share of its batch):", "",
-              "| task | model | runs | steps | training (min) | run steps/s |", "|---|---|---|---|---|---|"]
-    for (task, model), row in by.iterrows():
-        lines.append(f"| {task} | {model} | {int(row.runs)} | {int(row.steps):,} | {row.training_s / 60:.1f} | "
-                     f"{row.steps / row.training_s:,.0f} |")
+
     if (RESULTS / "runs").is_dir():
         ours, committed = times_of(scratch / "store"), times_of(RESULTS)
         finals = runs_table(RESULTS).set_index("key")["final"] if committed else pd.Series(dtype=float)
+        here = runs.set_index("key")
         both = [k for k in ours if k in committed]
         same = [k for k in both if ours[k] == committed[k]]
-        gaps = [abs(runs.set_index("key").loc[k, "final"] - finals[k]) for k in both]
-        lines += ["", f"Against the committed runs: {len(both)} of the {len(ours)} runs are in results/ "
-                  f"({len(committed)} there); t_mem and t_gen are the same for {len(same)}; the largest "
-                  f"difference in final test accuracy (loss for regression) is {max(gaps, default=0):.4f}."]
-        differ = [k for k in both if k not in same]
+        gaps = [abs(here.loc[k, "final"] - finals[k]) for k in both]
+        lines += ["", "## Runs", "", f"Against the committed runs: {len(both)} of the {len(ours)} runs are in "
+                  f"results/ ({len(committed)} there); t_mem and t_gen are the same for {len(same)}; the "
+                  f"largest difference in final test accuracy (loss for regression) is {max(gaps, default=0):.4f}. "
+                  "The runs whose t_mem or t_gen differ (None: never reached in the run's steps):"]
+        differ = sorted((k for k in both if k not in same), key=lambda k: here.loc[k, "label"])
         if differ:
-            labels = runs.set_index("key")["label"]
-            lines += ["", "| run | t_mem, t_gen here | committed |", "|---|---|---|"]
-            lines += [f"| {labels[k]} | {ours[k][0]}, {ours[k][1]} | {committed[k][0]}, {committed[k][1]} |"
-                      for k in differ]
-    changed, compared = [], 0
-    for page in pages():
-        here, built = scratch / "pages" / f"{page['output']}.ipynb", GENERATED / f"{page['output']}.ipynb"
-        if here.exists() and built.exists():
-            compared += 1
-            a, b = claim_verdicts(here), claim_verdicts(built)
-            changed += [f"| {page['output']} | {c} | {a.get(c, '-')} | {b.get(c, '-')} |"
-                        for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
-    lines += ["", f"Claim verdicts against the committed pages: {compared} pages compared, "
-              f"{len(changed)} verdicts differ."]
-    if changed:
-        lines += ["", "| page | claim | here | committed |", "|---|---|---|---|", *changed]
+            lines += ["", "| run | t_mem, t_gen here | committed | final test accuracy here, committed |",
+                      "|---|---:|---:|---:|"]
+            lines += [f"| {here.loc[k, 'label']} | {ours[k][0]}, {ours[k][1]} | {committed[k][0]}, {committed[k][1]} "
+                      f"| {here.loc[k, 'final']:.3f}, {finals[k]:.3f} |" for k in differ]
     return "\n".join(lines)
 
 

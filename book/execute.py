@@ -179,7 +179,9 @@ def write_summary() -> Path:
              f"{status.count('some')} in part and {status.count('none')} not at all; "
              f"{status.count('no page')} {'has' if status.count('no page') == 1 else 'have'} no experiment "
              "to reproduce. Each claim is a check with the paper's number, a pass rule and ours, at the end "
-             "of its page; a claim shown on several pages counts once.", "",
+             "of its page; a claim shown on several pages counts once. Which verdicts change when every "
+             "run is trained again from nothing, on another machine: "
+             "[the whole paper from an empty store](../from_scratch.md).", "",
              "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::", "",
              "## Every figure and table of the paper", "",
              "| Paper | What it shows | Page | Claims on the page |", "|---|---|---|---|"]
