@@ -156,8 +156,7 @@ def _one_per_key(todo: dict[RunConfig, bool]) -> dict[RunConfig, bool]:
 
 def keeping_all(requests: list[RunConfig], stored: Run | None = None) -> RunConfig:
     """One request for the run that ``requests`` all name (one key), keeping every checkpoint and
-    probe that any of them asks for and that the ``stored`` copy holds, so that the copy trained
-    for it serves them all and a retrain never takes away what a reader of the old copy uses.
+    probe that any of them asks for (and that the ``stored`` copy holds, if given).
 
     Checkpoints are kept every ``checkpoint_every`` steps, so the merged request keeps them every
     gcd of the intervals (and of the stored copy's steps): requests every 250 and every 400 steps
@@ -196,9 +195,10 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         for cfg in sorted(cfgs, key=lambda c: c.key):
             locks.enter_context(store.lock(cfg))
         found = {c: _stored(store, c, repair=True) for c in cfgs}  # finished meanwhile?
-        # A run stored with other checkpoints or probes is retrained keeping its old ones too, so
-        # requests never take turns replacing each other's copy.
-        cfgs = [keeping_all([c], found[c]) for c in cfgs if force or not _satisfies(found[c], c)]
+        # A run stored without the checkpoints or probes asked for is retrained with exactly those
+        # asked for: analyses read a run's checkpoints, so a copy must not keep others (the
+        # replaced copy is retired, not deleted: `gtlib.store._retire`).
+        cfgs = [c for c in cfgs if force or not _satisfies(found[c], c)]
         if not cfgs:
             return
         starts = [starting_point(c, store, dev, progress) for c in cfgs]
