@@ -147,28 +147,22 @@ def _plan(cfgs: list[RunConfig], store: Store, force: bool, size: int) -> list[B
 def _one_per_key(todo: dict[RunConfig, bool]) -> dict[RunConfig, bool]:
     """One configuration per stored run: requests that differ only in what they keep (checkpoints,
     probes) share a key, and a batch must not train one key twice; they are merged into one request
-    that keeps everything each of them asks for (`keeping_all`)."""
+    that keeps everything each of them asks for (`_keeping_all`)."""
     by_key: dict[str, list[RunConfig]] = {}
     for cfg in todo:
         by_key.setdefault(cfg.key, []).append(cfg)
-    return {keeping_all(same): any(todo[c] for c in same) for same in by_key.values()}
+    return {_keeping_all(same): any(todo[c] for c in same) for same in by_key.values()}
 
 
-def keeping_all(requests: list[RunConfig], stored: Run | None = None) -> RunConfig:
+def _keeping_all(requests: list[RunConfig]) -> RunConfig:
     """One request for the run that ``requests`` all name (one key), keeping every checkpoint and
-    probe that any of them asks for (and that the ``stored`` copy holds, if given).
-
-    Checkpoints are kept every ``checkpoint_every`` steps, so the merged request keeps them every
-    gcd of the intervals (and of the stored copy's steps): requests every 250 and every 400 steps
-    give one every 50. Where one request already keeps everything, that is its own interval."""
+    probe that any of them asks for. Checkpoints are kept every ``checkpoint_every`` steps, so the
+    merged request keeps them every gcd of the intervals: requests every 250 and every 400 steps give
+    one every 50. Where one request already keeps everything, it is that request."""
     first = requests[0]
     intervals = [c.checkpoint_every for c in requests if c.checkpoint_every]
-    if stored is not None:
-        intervals += [s for s in stored.checkpoint_steps if 0 < s < first.steps]
     every = math.gcd(*intervals) if intervals else None
     logged = set().union(*(c.probes for c in requests))
-    if stored is not None:
-        logged |= {n for n in probes.PROBES.names() if probes.series_of([n]) <= set(stored.history.series)}
     if every == first.checkpoint_every and logged == set(first.probes):
         return first
     return dataclasses.replace(first, checkpoint_every=every, probes=tuple(sorted(logged)))
@@ -220,9 +214,11 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
             writer.save_masks(_run_slice(model.masks(), r))
         resume = _stack_states(resumes, dev) if resumes[0] is not None else None
 
+        keeps = [set(c.checkpoint_steps) for c in cfgs]
+
         def on_checkpoint(step, weights, state):
             for r, writer in enumerate(writers):
-                if weights is not None:
+                if weights is not None and step in keeps[r]:  # each run exactly its own checkpoints
                     writer.save_weights(step, _run_slice(weights, r))
                 writer.save_resume_state(_state_slice(state, r))
 
@@ -230,8 +226,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         start = time.perf_counter()
         label = _label(cfgs)
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
-        kept = sorted(set().union(*(c.checkpoint_steps for c in cfgs)))  # each run keeps at least its own
-        history = train(model, data, first.optim, first.steps, first.eval_every, kept,
+        history = train(model, data, first.optim, first.steps, first.eval_every, sorted(set().union(*keeps)),
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
                         progress=progress, desc=label, probes=logged)
         wall = time.perf_counter() - start

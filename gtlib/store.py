@@ -140,7 +140,7 @@ def verify(run_dir: str | Path, label: str | None = None) -> dict[str, str]:
     run_dir = Path(run_dir)
     sums = _read_checksums(run_dir, label)
     for name, digest in sums.items():
-        _check_file(run_dir, name, digest, label)
+        _read_checked(run_dir, name, digest, label)
     return sums
 
 
@@ -164,10 +164,6 @@ def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
     if not valid:
         raise _corrupt(run_dir, CHECKSUMS, "is not a valid list of the run's files", label)
     return sums
-
-
-def _check_file(run_dir: Path, name: str, digest: str, label: str | None) -> None:
-    _read_checked(run_dir, name, digest, label)
 
 
 def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> bytes:

@@ -142,6 +142,19 @@ def test_requests_for_one_run_with_other_checkpoints_train_it_once_keeping_all(s
     assert rb.checkpoint_steps == list(range(0, 61, 5)) and "l2_per_matrix" in ra.history.series
 
 
+def test_runs_of_one_batch_keep_exactly_their_own_checkpoints(store, tiny, monkeypatch):
+    """Analyses read every checkpoint a run has (Figure 7's mask distances): a run trained in a batch
+    with runs that keep other checkpoints must not get theirs."""
+    import dataclasses
+
+    trained = _count_training(monkeypatch)
+    a = dataclasses.replace(tiny, seed=1, checkpoint_every=20)
+    b = dataclasses.replace(tiny, seed=2, checkpoint_every=15)
+    ra, rb = gtlib.runs.run_many([a, b], store, progress=False)
+    assert trained == [1]  # one batch
+    assert ra.checkpoint_steps == [0, 20, 40, 60] and rb.checkpoint_steps == [0, 15, 30, 45, 60]
+
+
 def test_a_loaded_run_reads_its_own_copy_after_another_request_replaced_it(store, tiny, monkeypatch):
     """A `Run` reads its weights lazily; another process may meanwhile retrain the same run (same
     key) to keep more checkpoints. The replaced copy is retired, not deleted, and still read."""
