@@ -49,7 +49,6 @@ sys.path.insert(0, str(ROOT / "book"))
 from execute import GENERATED, claim_verdicts, pages  # noqa: E402
 
 from gtlib import cluster  # noqa: E402
-from gtlib.config import from_json  # noqa: E402
 from gtlib.store import Store  # noqa: E402
 
 RESULTS = ROOT / "results"
@@ -82,33 +81,28 @@ def run_pages(scratch: Path, scheduler: str | None) -> None:
 
 
 def runs_table(root: Path, stops: list[tuple[float, float]] = ()) -> pd.DataFrame:
-    """One row per finished run of a store root: key, task, model, steps, times, final test accuracy,
-    its share of its batch's training time (less any of the ``stops`` that fell while it trained)."""
+    """One row per finished run of a store root: the store's listing (key, label, task, model,
+    steps, t_mem, t_gen; None where never reached), with each run's final test accuracy (loss for
+    regression), its commit and its share of its batch's training time (less any of the ``stops``
+    that fell while it trained)."""
     rows = []
-    for folder in sorted((root / "runs").glob("*")):
-        if not (folder / "checksums.json").exists():
+    for row in Store(root).listing().itertuples():
+        if row.problem:
             continue
-        config = from_json(json.loads((folder / "config.json").read_text()))
-        meta = json.loads((folder / "meta.json").read_text())
+        folder = Path(row.root) / "runs" / row.key
+        meta = json.loads((folder / "meta.json").read_text())  # the batch size and commit
         with np.load(folder / "history.npz") as history:
             acc = history["test_acc"] if "test_acc" in history.files else history["test_loss"]
             final = float(acc[-1]) if np.isfinite(acc[-1]) else float(history["test_loss"][-1])
-        wall = meta.get("wall_seconds", np.nan)
-        if stops and meta.get("finished"):
-            wall -= paused_within(epoch(meta["finished"]) - wall, epoch(meta["finished"]), stops)
-        rows.append({"key": folder.name, "label": meta["label"], "task": config.task.name,
-                     "model": config.model.name, "steps": config.steps,
+        wall = row.wall_seconds if pd.notna(row.wall_seconds) else np.nan
+        if stops and row.finished:
+            wall -= paused_within(epoch(row.finished) - wall, epoch(row.finished), stops)
+        rows.append({"key": row.key, "label": row.label, "task": row.task, "model": row.model,
+                     "steps": int(row.steps),
+                     "times": tuple(None if pd.isna(t) else int(t) for t in (row.t_mem, row.t_gen)),
                      "share_s": wall / meta.get("batch_size", 1),  # older runs: trained alone
-                     "batch": meta.get("batch_size", 1), "finished": meta.get("finished"), "final": final,
-                     "git": meta.get("git", "unknown")})
+                     "final": final, "git": meta.get("git", "unknown")})
     return pd.DataFrame(rows)
-
-
-def times_of(root: Path) -> dict[str, tuple]:
-    """key -> (t_mem, t_gen) of every finished run of a store root, as the store computes them
-    (None: never reached)."""
-    plain = lambda t: None if pd.isna(t) else int(t)  # noqa: E731
-    return {row.key: (plain(row.t_mem), plain(row.t_gen)) for row in Store(root).listing().itertuples()}
 
 
 def pauses(scratch: Path) -> list[tuple[float, float]]:
@@ -183,9 +177,9 @@ def report(scratch: Path) -> str:
             lines.append(f"| {page['output']} | not executed |")
 
     if (RESULTS / "runs").is_dir():
-        ours, committed = times_of(scratch / "store"), times_of(RESULTS)
-        finals = runs_table(RESULTS).set_index("key")["final"] if committed else pd.Series(dtype=float)
+        there = runs_table(RESULTS).set_index("key")
         here = runs.set_index("key")
+        ours, committed, finals = here["times"].to_dict(), there["times"].to_dict(), there["final"]
         both = [k for k in ours if k in committed]
         same = [k for k in both if ours[k] == committed[k]]
         gaps = [abs(here.loc[k, "final"] - finals[k]) for k in both]
