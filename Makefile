@@ -1,14 +1,18 @@
-# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make, nothing else:
 #   make book   build the HTML book (executes every notebook of book/manifest.yml first)
-#   make test   unit tests, the notebooks at quick scale (nbval), and a strict book build
+#   make test   unit tests, the notebooks at quick scale (nbval), a strict book build, the book in
+#               headless Chromium (installed first where it is missing: tests_browser/chromium.py)
+# Every command a recipe runs is Python 3.11, make, POSIX tools or installed by a recipe here
+# (tests/test_bare_machine.py fails otherwise). The book's JavaScript is committed
+# (book/assets/vendor/, refreshed by book/vendor.py), so no recipe needs npm.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-VENDOR := book/assets/vendor/MANIFEST
+EXECUTED := book/generated/.executed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks claims claims-pages claims-perturbed execute html results bench bench-paper verify clean lab browser publish
+.PHONY: book test chromium unit notebooks claims claims-pages claims-perturbed execute html results bench bench-paper verify clean lab browser publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,21 +21,31 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-$(VENDOR): book/vendor.sh
-	bash book/vendor.sh
+book: $(STAMP) $(EXECUTED) html
 
-book: $(STAMP) $(VENDOR) execute html
+# The pages, executed once for what they read: the notebooks, the manifest, the package, the
+# committed runs (`make book` then `make test` builds the paper-scale book once). `make execute`
+# executes every page again whatever has changed.
+$(EXECUTED): $(STAMP) $(shell git ls-files notebooks gtlib results book/manifest.yml book/execute.py 2>/dev/null)
+	$(PY) book/execute.py
+	touch $@
 
 execute: $(STAMP)
 	$(PY) book/execute.py
+	touch $(EXECUTED)
 
-html: $(STAMP) $(VENDOR)
+html: $(STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-# The built book (_build/html; build it first) in headless Chromium (Debian's `chromium`, driven
-# by Playwright): clean console, no request outside the book, figures and math shown, a slider
-# that changes its figure, the page list at 400 px. Screenshots in _build/browser/.
-browser: $(STAMP)
+# A Chromium for the browser tests, found or installed: Playwright's own download where the
+# internet is reachable, else Debian's package when root; otherwise one line naming the command.
+chromium: $(STAMP)
+	$(PY) tests_browser/chromium.py
+
+# The built book (_build/html; build it first) in headless Chromium, driven by Playwright: clean
+# console, no request outside the book, figures and math shown, a slider that changes its figure,
+# the page list at 400 px. Screenshots in _build/browser/.
+browser: $(STAMP) chromium
 	$(PY) -m pytest -q tests_browser
 
 # Push the built HTML to the gh-pages branch of REMOTE (a remote name or URL), as Jupyter Book
@@ -43,7 +57,9 @@ publish: $(STAMP)
 	@test -f $(BOOK_HTML)/index.html || { echo "publish: no $(BOOK_HTML)/index.html; run make book first" >&2; exit 1; }
 	$(VENV)/bin/ghp-import -n -p -f -r $(REMOTE) -b gh-pages -m "Publish the book" $(BOOK_HTML)
 
-test: $(STAMP) $(VENDOR) unit notebooks claims book browser
+# The quick claims before nbval: they train the quick runs two pages at a time, and nbval then finds
+# most of its runs stored.
+test: $(STAMP) chromium unit claims notebooks book browser
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -56,7 +72,7 @@ notebooks: $(STAMP)
 # (python -m gtlib claims: the runs and the checks of every page, without Jupyter or plots; nbval
 # executes the notebooks themselves, and `make claims-pages` the same pages through Jupyter.)
 claims: $(STAMP)
-	$(PY) -m gtlib claims --scale quick
+	$(PY) -m gtlib claims --scale quick --jobs 2
 
 claims-pages: $(STAMP)
 	$(PY) book/execute.py --scale quick --check --out _build/quick

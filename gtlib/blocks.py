@@ -8,6 +8,7 @@ that never came. Each block also has a plain-text form, for a terminal and for n
 from __future__ import annotations
 
 import html
+import numbers
 
 CSS = """<style>
 .gt-table {border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0 1em 0; width: auto;}
@@ -78,3 +79,31 @@ def details(summary: str, *blocks: Block, open_: bool = False) -> Block:
 
 def paragraph(text_html: str, text: str, cls: str = "") -> Block:
     return Block(f'<div class="{cls}">{text_html}</div>' if cls else f"<p>{text_html}</p>", text)
+
+
+def frame(df, digits: int = 3) -> Block:
+    """A pandas DataFrame as a table block: every row and column (pandas' own HTML elides rows past
+    its display limit), a named index as leading columns, numbers right-aligned and rounded to
+    ``digits``, whole numbers (steps) with thousands separators."""
+    import pandas as pd  # only here: the blocks need no pandas otherwise
+    if any(name is not None for name in df.index.names):
+        df = df.reset_index()
+    elif df.index.equals(pd.RangeIndex(len(df))):  # positions only: not worth a column
+        df = df.reset_index(drop=True)
+    else:
+        df = df.rename_axis("").reset_index()  # an unnamed index (row labels) as a first column
+
+    def show(value) -> str:
+        if not is_number(value):
+            return str(value)
+        if isinstance(value, numbers.Integral) or float(value).is_integer() and abs(value) >= 1000:
+            return f"{int(value):,}"
+        return f"{float(value):.{digits}f}"
+
+    def is_number(value) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+    numeric = tuple(str(c) for c in df.columns if all(is_number(v) for v in df[c]))
+    rows = [{str(c): show(v) for c, v in zip(df.columns, values)}
+            for values in df.itertuples(index=False, name=None)]
+    return table(rows, numeric=numeric)

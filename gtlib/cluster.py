@@ -31,7 +31,6 @@ checks the fingerprint again where it runs, for workers that joined later.
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import hashlib
 import os
@@ -46,6 +45,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import __version__
+from .heap import keep_heap
 
 SCHEDULER_ENV = "GTLIB_SCHEDULER"
 PACKAGE = Path(__file__).resolve().parent
@@ -156,29 +156,6 @@ class OneThread(WorkerPlugin):
 
     def setup(self, worker) -> None:
         torch.set_num_threads(1)
-
-
-# glibc's mallopt parameters: above M_MMAP_THRESHOLD an allocation gets its own mmap; the top of the
-# heap is returned to the system past M_TRIM_THRESHOLD.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-
-
-@functools.cache
-def keep_heap() -> None:
-    """Keep freed tensor memory in this worker's heap, as a plain process does (once per process).
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting any trim threshold
-    turns off glibc's adaptive mmap threshold, so every tensor above 128 KiB is mapped and unmapped
-    at each step: measured here, a paper-MLP batch trained at half speed in a worker (27.5 s against
-    13.0 s, mostly system time). Fixed thresholds well above the tensors' sizes restore the speed of
-    a plain process, for workers started by any means. Called by each task rather than by a worker
-    plugin, which a worker without gtlib could not even load. A no-op without glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed value
-    libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def _worker_fingerprint() -> str:

@@ -209,7 +209,11 @@ def from_json(data: dict) -> RunConfig:
     data.pop("schema", None)
     if "task" in data:
         params = dict(data["task"])
-        data["task"] = TASKS.get(params.pop("name"))(**params)
+        name = params.pop("name")
+        if name not in TASKS:  # defined outside gtlib, in a notebook (as the book's own_task page)
+            raise ValueError(f"task {name!r} is not registered in this process (defined in a notebook? "
+                             f"run its definition first); registered: {', '.join(TASKS.names())}")
+        data["task"] = TASKS.get(name)(**params)
     if "model" in data:
         params = dict(data["model"])
         data["model"] = MODELS.get(params.pop("name"))(**params)

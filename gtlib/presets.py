@@ -5,8 +5,11 @@
 - ``quick``: a setting that groks in a few hundred steps, so that CI can show each claim in about a
   minute on a 2-core CPU: lr 1e-2 and 50 % of the pairs for training (the dense setting of the
   paper's own edge-popup experiment, SPEC §1.9), 1,500 steps.
-Both scales log train and test metrics every 10 steps (some tasks less often; see `PRESETS`).
+Both scales log train and test metrics every 10 steps (some tasks less often).
 
+Each task carries its own model and its settings per scale, as class attributes ``model`` and
+``presets`` of its dataclass (`gtlib.tasks`), so a task registered anywhere, a notebook included, has
+them (`task_model`, `task_presets`).
 `dense_config` builds the dense run of a task at a scale; every figure family starts from it.
 """
 from __future__ import annotations
@@ -15,43 +18,29 @@ import ast
 
 from .config import OptimConfig, RunConfig
 from .models import make_model
-from .tasks import make_task
+from .tasks import TASKS, make_task
 
 SCALES = ("quick", "paper")
 
-# The model each task is shown with in the paper, and its settings.
-TASK_MODELS: dict[str, tuple[str, dict]] = {
-    "modular": ("mlp", {}),
-    "polynomial": ("deep_mlp", {"hidden": (40, 48, 500)}),           # SPEC §1.14
-    "sparse_parity": ("deep_mlp", {"hidden": (64,), "bias": True}),   # SPEC §1.15 [assumption]
-    "mnist": ("deep_mlp", {"hidden": (200, 200), "init_scale": 8.0}),  # App B.1
-}
 
-# scale -> task -> the settings that differ from the library defaults (which are the paper's).
-PRESETS: dict[str, dict[str, dict]] = {
-    "paper": {
-        "modular": {"steps": 30_000, "checkpoint_every": 2_000},
-        # Polynomial regression and sparse parity: the paper gives no setting; these grok (see the
-        # notes on the Figure 2d and 2e pages for what was tried and why).
-        "polynomial": {"steps": 8_000, "eval_every": 50, "task": {"n_train": 1000},
-                       "model": {"init_scale": 3.0}, "optim": {"lr": 1e-3, "weight_decay": 0.3}},
-        "sparse_parity": {"steps": 40_000, "eval_every": 100,
-                          "optim": {"lr": 3e-3, "weight_decay": 0.1, "betas": (0.99, 0.98)}},
-        # MNIST: the authors ran 100k steps; the dense network has grokked and plateaued (test
-        # accuracy about 0.92 on 1,000 training images) by 25-30k steps, so 30k are run.
-        "mnist": {"steps": 30_000, "eval_every": 250, "optim": {"weight_decay": 0.1}},
-    },
-    "quick": {
-        "modular": {"steps": 1_500, "checkpoint_every": 250, "task": {"train_fraction": 0.5},
-                    "optim": {"lr": 1e-2}},
-        "polynomial": {"steps": 5_000, "eval_every": 50, "task": {"n_train": 1000},
-                       "model": {"init_scale": 3.0}, "optim": {"lr": 1e-3, "weight_decay": 0.3}},
-        "sparse_parity": {"steps": 5_000, "eval_every": 50, "task": {"n_train": 1500},
-                          "optim": {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.99, 0.98)}},
-        "mnist": {"steps": 2_500, "eval_every": 25, "task": {"n_train": 500, "n_test": 1000},
-                  "optim": {"weight_decay": 1.0}},
-    },
-}
+def task_model(task: str) -> tuple[str, dict]:
+    """The model ``task`` is shown with and its settings: its class's ``model``."""
+    cls = TASKS.get(task)
+    if not hasattr(cls, "model"):
+        raise ValueError(f"task {task!r} names no model: give its class a `model` attribute, "
+                         "e.g. model = ('mlp', {})")
+    return cls.model
+
+
+def task_presets(task: str) -> dict[str, dict]:
+    """Scale -> the settings of ``task`` that differ from the library defaults: its class's
+    ``presets`` (a scale it leaves out gets the defaults, which are the paper's recipe)."""
+    presets = getattr(TASKS.get(task), "presets", {})
+    unknown = sorted(set(presets) - set(SCALES))
+    if unknown:
+        raise ValueError(f"task {task!r} has presets for unknown scale(s) {', '.join(unknown)}; "
+                         f"valid: {', '.join(SCALES)}")
+    return presets
 
 
 def as_kind(name: str, value, kind: type):
@@ -85,9 +74,9 @@ def dense_config(task: str = "modular", model: str | None = None, *, scale: str 
     task_params = as_kind("task_params", task_params, dict)
     model_params = as_kind("model_params", model_params, dict)
     make_task(task)  # an unknown task name fails here, with the valid names
-    default_model, default_params = TASK_MODELS[task]
+    default_model, default_params = task_model(task)
     model = model or default_model
-    preset = dict(PRESETS[scale].get(task, {}))
+    preset = dict(task_presets(task).get(scale, {}))
     task_cfg = make_task(task, **{**preset.pop("task", {}), **(task_params or {})})
     preset_model = preset.pop("model", {})
     params = {**default_params, **preset_model} if model == default_model else {}

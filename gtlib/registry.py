@@ -19,8 +19,19 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
+        """A decorator that adds its object under ``name``.
+
+        A name already taken fails, unless the object is a class of the same module and qualified
+        name as the one registered: the same definition run again (a notebook cell executed twice),
+        which replaces it. A class with a ``name`` attribute must carry the name it is registered
+        under, since stored configurations name their task or model by that attribute.
+        """
         def add(obj: T) -> T:
-            if name in self._items:
+            own = getattr(obj, "name", name)
+            if own != name:
+                raise ValueError(f"{self.kind} registered as {name!r} has name = {own!r}; they must agree")
+            old = self._items.get(name)
+            if old is not None and not _redefined(old, obj):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
             return obj
@@ -43,7 +54,18 @@ class Registry(Generic[T]):
         return cls(**params)
 
     def names(self) -> list[str]:
+        """Every registered name, sorted (as error messages list them)."""
         return sorted(self._items)
+
+    def __iter__(self):
+        """The registered names in the order they were registered."""
+        return iter(self._items)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def _redefined(old: object, new: object) -> bool:
+    """Whether ``new`` is ``old``'s class definition executed again (same module, same name)."""
+    return (isinstance(old, type) and isinstance(new, type)
+            and (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__))

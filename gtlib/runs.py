@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import platform
@@ -39,16 +40,41 @@ def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
     return starting_points.starting_point(cfg, parent, device)
 
 
+# What trains a run: the package and the pinned environment. A change anywhere else (the README, a
+# notebook, the book) changes no run, so it does not make a revision dirty.
+TRAINING_CODE = ("gtlib", "requirements.txt", "pyproject.toml")
+COMMITTED = REPO_ROOT / "results"  # the committed runs: only from code that can be checked out
+
+
+@functools.lru_cache(maxsize=None)
 def git_revision() -> str:
-    """The repository's commit, with ``-dirty`` when tracked files differ from it."""
+    """The commit this process's code came from, with ``-dirty`` when the training code
+    (`TRAINING_CODE`: tracked changes or new files) differs from it; "unknown" outside a git checkout.
+    Read once per process: the code a process trains with is what it imported when it started."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--",
+                                *TRAINING_CODE], cwd=REPO_ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def check_committable(store: Store, n_runs: int) -> None:
+    """Refuse, before any training, to write runs into the committed ``results/`` from code that no
+    commit holds: a committed run's provenance names a commit that trained it, so it can be
+    checked out and run again. (Recording the diff beside each run instead was the other choice; a
+    diff cannot be checked out, and it grows every run folder.)"""
+    if store.root.resolve() != COMMITTED.resolve():
+        return
+    revision = git_revision()
+    if revision == "unknown" or revision.endswith("-dirty"):
+        state = "no git checkout" if revision == "unknown" else f"changes to {', '.join(TRAINING_CODE)} since {revision[:10]}"
+        raise RuntimeError(f"refusing to train {n_runs} run(s) into results/ from {state}: commit "
+                           f"first (committed runs must name the commit that trained them), or train "
+                           f"into another store (GTLIB_STORE)")
 
 
 def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", force: bool = False,
@@ -88,6 +114,8 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     cfgs = list(cfgs)
     store = store or Store.default()
     batches = _plan(cfgs, store, force, max(batch, 1))
+    if batches:
+        check_committable(store, sum(len(b.runs) for b in batches))
     kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every)
     if batches and executor is None:
         executor = cluster.client()

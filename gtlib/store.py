@@ -21,6 +21,10 @@ folder from elsewhere can never run code.
 
 `Store.default()` writes to ``$GTLIB_STORE`` (default: ``.gtlib-store/`` at the repository root) and
 also reads the committed paper-scale results in ``results/`` (``$GTLIB_RESULTS``).
+
+With ``$GTLIB_READ_LOG`` set to a file, every run file read (its history and each tensor file) is
+appended to it as ``<key>/<file>``: `benchmarks/store_reads.py` measures with it what each book page
+reads of a run, and so what a run needs to keep.
 """
 from __future__ import annotations
 
@@ -166,6 +170,14 @@ def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
     return sums
 
 
+def _log_read(run_dir: Path, name: str) -> None:
+    """One line in ``$GTLIB_READ_LOG`` (if set) for each run file read."""
+    log = os.environ.get("GTLIB_READ_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{run_dir.name}/{name}\n")
+
+
 def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> bytes:
     """The bytes of one run file, checked against its checksum. They are read once and then parsed
     from memory, so the bytes checked are the bytes used even if the folder is replaced meanwhile."""
@@ -176,6 +188,7 @@ def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> b
         data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != digest:
         raise _corrupt(run_dir, name, "fails its checksum (corrupt or truncated)", label)
+    _log_read(run_dir, name)
     return data
 
 
@@ -198,6 +211,7 @@ def _read_json(run_dir: Path, name: str, label: str | None):
 
 
 def _read_history(run_dir: Path, label: str | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    _log_read(run_dir, "history.npz")
     with _reading(run_dir, "history.npz", label):
         with np.load(run_dir / "history.npz", allow_pickle=False) as npz:
             return npz["steps"], {k: npz[k] for k in npz.files if k != "steps"}
@@ -269,7 +283,9 @@ class Run:
                       if n.startswith("weights/"))
 
     def masks(self) -> dict[str, torch.Tensor]:
-        return self._read_tensors("masks.pt")
+        """The fixed 0/1 masks, as float32 tensors (stored as booleans; the runs stored before
+        that hold float32 files, which read the same)."""
+        return {n: m.float() for n, m in self._read_tensors("masks.pt").items()}
 
     def _read_tensors(self, name: str) -> dict[str, torch.Tensor]:
         for attempt in (1, 2):  # a retrain may replace the folder between finding and reading it
@@ -315,7 +331,10 @@ class RunWriter:
         return _load_tensors(path) if path.exists() else None
 
     def save_masks(self, masks: dict[str, torch.Tensor]) -> None:
-        _save_tensors(self.dir / "masks.pt", masks)
+        """Masks are 0/1: stored as booleans, exactly, in a quarter of float32's bytes."""
+        if any(not torch.equal(m, m.bool().to(m.dtype)) for m in masks.values()):
+            raise ValueError("a mask holds values other than 0 and 1")
+        _save_tensors(self.dir / "masks.pt", {n: m.bool() for n, m in masks.items()})
 
     def save_weights(self, step: int, weights: dict[str, torch.Tensor]) -> None:
         _save_tensors(self.dir / "weights" / f"step_{step:07d}.pt", weights)

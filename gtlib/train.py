@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import metrics
 from .config import OptimConfig
+from .heap import keep_heap
 from .history import History, RunHistory  # noqa: F401  (RunHistory: re-exported for callers)
 from .metrics import task_accuracy, task_loss
 from .models import PrunableModel
@@ -45,6 +46,7 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     that many steps. Passing such a state back as ``resume`` continues the run from its step.
     ``probes`` names quantities (`gtlib.probes`) logged beside the standard series.
     """
+    keep_heap()  # no page faults from glibc trimming the step's temporaries (`gtlib.heap`)
     opt = make_optimizer(model, optim)
     history, start = History(), 0
     if resume is not None:

@@ -32,19 +32,19 @@ import torch
 from IPython.display import clear_output, display
 from matplotlib.figure import Figure
 
-from . import plots
+from . import plots, tasks
 from .analysis.fourier import neuron_inputs, power_spectrum
 from .analysis.masks import magnitude_masks
 from .config import RunConfig, derive
 from .figures import weights_and_masks
-from .presets import SCALES, TASK_MODELS, dense_config
+from .presets import SCALES, dense_config, task_model
 from .runs import run_many
 from .sliders import image_slider, spread
 from .store import CorruptRunError, Run, Store
 
 # The explorer's choices. Pruners: the grokked ticket's magnitude pruning (of the dense run's weights
 # at the mask step) and the paper's pruning at initialisation (§4.2, scored at step 0 by default).
-TASKS = tuple(TASK_MODELS)
+TASKS = tuple(tasks.TASKS)  # every registered task, in the order of registration
 MODELS = {"modular": ("mlp", "transformer")}  # other tasks: their paper model only
 PRUNERS = {"magnitude": "magnitude (ticket)", "random": "random", "snip": "SNIP", "grasp": "GraSP",
            "synflow_tokens": "SynFlow (1 round, as the authors)", "synflow": "SynFlow (100 rounds)"}
@@ -158,7 +158,7 @@ class Explorer:
     # -- what is chosen -------------------------------------------------------------------------
     @staticmethod
     def _models(task: str) -> tuple[str, ...]:
-        return MODELS.get(task, (TASK_MODELS[task][0],))
+        return MODELS.get(task, (task_model(task)[0],))
 
     def _preset(self) -> RunConfig:
         """The dense run with the scale's checkpoints (the steps a mask can be taken at)."""

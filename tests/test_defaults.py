@@ -11,7 +11,8 @@ import dataclasses
 
 from gtlib.config import SCHEMA, MaskSpec, OptimConfig, RunConfig
 from gtlib.edge_popup import EdgePopupConfig
-from gtlib.presets import PRESETS, TASK_MODELS, dense_config
+from gtlib.presets import SCALES, dense_config, task_model, task_presets
+from gtlib.tasks import TASKS
 from gtlib.models import MODELS
 from gtlib.tasks import TASKS
 
@@ -83,19 +84,19 @@ def test_the_default_run_is_the_papers_task_model_and_optimiser():
 
 def test_every_preset_keeps_its_key():
     found = {(scale, task): dense_config(task, scale=scale).key
-             for scale in PRESETS for task in TASK_MODELS}
+             for scale in SCALES for task in TASKS}
     assert found == PRESET_KEYS
 
 
 def test_every_preset_is_pinned():
     # The presets in full, so that a change shows in review even where it keeps a key.
-    assert TASK_MODELS == {
+    assert {task: task_model(task) for task in TASKS} == {
         "modular": ("mlp", {}),
         "polynomial": ("deep_mlp", {"hidden": (40, 48, 500)}),
         "sparse_parity": ("deep_mlp", {"hidden": (64,), "bias": True}),
         "mnist": ("deep_mlp", {"hidden": (200, 200), "init_scale": 8.0}),
     }
-    assert PRESETS == {
+    assert {scale: {task: task_presets(task)[scale] for task in TASKS} for scale in SCALES} == {
         "paper": {
             "modular": {"steps": 30_000, "checkpoint_every": 2_000},
             "polynomial": {"steps": 8_000, "eval_every": 50, "task": {"n_train": 1000},

@@ -79,13 +79,11 @@ TINY = {"task_params": {"p": 11, "train_fraction": 0.5}}
 def tiny_scale(monkeypatch):
     """The quick modular preset shrunk to a tiny model and 60 steps, so that every family trains in
     seconds."""
-    import gtlib.presets
+    from gtlib.tasks import ModularArithmetic
 
-    quick = dict(gtlib.presets.PRESETS["quick"])
-    quick["modular"] = {"steps": 60, "eval_every": 5, "checkpoint_every": 20,
-                        "task": {"train_fraction": 0.5}, "model": {"d_emb": 16, "d_hidden": 8},
-                        "optim": {"lr": 1e-2}}
-    monkeypatch.setitem(gtlib.presets.PRESETS, "quick", quick)
+    tiny = {"steps": 60, "eval_every": 5, "checkpoint_every": 20, "task": {"train_fraction": 0.5},
+            "model": {"d_emb": 16, "d_hidden": 8}, "optim": {"lr": 1e-2}}
+    monkeypatch.setattr(ModularArithmetic, "presets", {**ModularArithmetic.presets, "quick": tiny})
 
 
 @pytest.mark.parametrize("family, kwargs", [

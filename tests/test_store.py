@@ -281,3 +281,37 @@ def test_a_probe_is_logged_and_a_stored_run_without_it_is_retrained(store, tiny,
     np.testing.assert_array_equal(probed.history["test_loss"], plain.history["test_loss"])
     monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: pytest.fail("trained again"))
     assert run(tiny, store, progress=False).path == probed.path  # serves requests without probes
+
+
+@pytest.mark.parametrize("revision", ["0123456789abcdef-dirty", "unknown"])
+def test_results_refuse_runs_from_code_no_commit_holds_before_training(tmp_path, tiny, monkeypatch,
+                                                                      revision):
+    committed = tmp_path / "results"
+    monkeypatch.setattr(gtlib.runs, "COMMITTED", committed)
+    monkeypatch.setattr(gtlib.runs, "git_revision", lambda: revision)
+    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(RuntimeError, match=r"refusing to train 1 run\(s\) into results/"):
+        run(tiny, Store(committed), progress=False)
+    assert not any(committed.rglob("*.json"))  # nothing half-written
+
+
+def test_results_take_runs_from_a_clean_commit_and_other_stores_take_any(tmp_path, tiny, monkeypatch):
+    monkeypatch.setattr(gtlib.runs, "COMMITTED", tmp_path / "results")
+    monkeypatch.setattr(gtlib.runs, "git_revision", lambda: "0123456789abcdef")
+    assert run(tiny, Store(tmp_path / "results"), progress=False).meta["git"] == "0123456789abcdef"
+    monkeypatch.setattr(gtlib.runs, "git_revision", lambda: "0123456789abcdef-dirty")
+    assert run(tiny, Store(tmp_path / "elsewhere"), progress=False).meta["git"].endswith("-dirty")
+
+
+def test_the_revision_is_dirty_only_for_changes_to_the_training_code():
+    assert gtlib.runs.TRAINING_CODE == ("gtlib", "requirements.txt", "pyproject.toml")
+    assert gtlib.runs.git_revision() == gtlib.runs.git_revision()  # read once per process
+
+
+def test_masks_are_stored_as_booleans_and_read_as_the_floats_they_were(store, tiny):
+    ticket = run(derive(tiny, sparsity=0.5), store, progress=False)
+    stored = torch.load(ticket.path / "masks.pt", weights_only=True)
+    assert all(m.dtype == torch.bool for m in stored.values())
+    masks = ticket.masks()
+    assert all(m.dtype == torch.float32 and torch.equal(m, stored[n].float()) for n, m in masks.items())
+    assert 0.4 < float(torch.cat([m.flatten() for m in masks.values()]).mean()) < 0.6

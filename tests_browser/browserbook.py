@@ -8,13 +8,14 @@ another build. Screenshots go to `browser/` beside it (`_build/browser/`).
 import functools
 import http.server
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
@@ -45,15 +46,12 @@ def is_redirect(path, html=HTML):
     return 'http-equiv="refresh"' in head
 
 
-def chromium_path():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def pytest_sessionstart(session):
     if not (HTML / "index.html").exists():
         raise pytest.UsageError(f"no built book at {HTML}: run `make html` (or `make book`) first")
-    if not chromium_path():
-        raise pytest.UsageError("no chromium on PATH: install it with `apt-get install -y chromium`")
+    if not chromium.find()[0]:
+        raise pytest.UsageError("no Chromium: `python tests_browser/chromium.py` finds or installs one "
+                                "(make test and make browser run it first)")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -76,7 +74,8 @@ def base_url():
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        path, is_system = chromium.find()  # Playwright's own build is launched without a path
+        b = p.chromium.launch(executable_path=path if is_system else None, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -91,6 +90,7 @@ class Visit:
     errors: list = field(default_factory=list)     # console errors and uncaught exceptions
     math: dict = field(default_factory=dict)
     images: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -166,6 +166,17 @@ IMAGES_JS = """async () => {
 }"""
 
 
+# Tables: pandas' own (class "dataframe", which elides rows past its display limit) and any table
+# wider than the article column (a reader would have to scroll sideways).
+TABLES_JS = """() => {
+  const article = document.querySelector('.bd-article') || document.body;
+  const tables = [...article.querySelectorAll('table')];
+  const wide = tables.filter(t => t.scrollWidth > article.clientWidth + 1)
+                     .map(t => (t.querySelector('th, td') || t).textContent.trim().slice(0, 60));
+  return {count: tables.length, pandas: article.querySelectorAll('table.dataframe').length, wide};
+}"""
+
+
 def settle(page):
     page.evaluate(_SETTLE_JS)
     page.wait_for_timeout(200)
@@ -188,6 +199,7 @@ def visit(browser, base_url):
             try:
                 v.math = page.evaluate(MATH_JS)
                 v.images = page.evaluate(IMAGES_JS)
+                v.tables = page.evaluate(TABLES_JS)
                 page.screenshot(path=SHOTS / "desktop" / shot_name(path), full_page=True)
             finally:
                 page.close()

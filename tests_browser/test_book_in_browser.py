@@ -29,6 +29,13 @@ def test_page_loads_within_the_book_with_a_clean_console(visit, path):
 
 
 @pytest.mark.parametrize("path", FIGURE_PAGES)
+def test_figure_page_tables_are_the_books_own_and_fit_the_column(visit, path):
+    tables = visit(path).tables
+    assert tables["pandas"] == 0, f"{path} shows {tables['pandas']} pandas table(s) (rows elided)"
+    assert not tables["wide"], f"{path}: tables wider than the page, scrolling sideways: {tables['wide']}"
+
+
+@pytest.mark.parametrize("path", FIGURE_PAGES)
 def test_figure_page_shows_its_images_and_typeset_math(visit, path):
     v = visit(path)
     assert v.images, f"{path} shows no image"

@@ -20,7 +20,7 @@ import pandas as pd
 from .. import plots
 from ..analysis.masks import distances_over_training, unrelated_distance
 from ..claims import Check, at_step, slug, with_quick
-from ..presets import PRESETS, as_kind, check_scale, dense_config
+from ..presets import as_kind, check_scale, dense_config, task_presets
 from ..runs import run_many
 from ..store import Run, Store
 
@@ -41,7 +41,7 @@ UNCHECKED = {
 def default_spacing(scale: str, task: str) -> int:
     """Steps between the checkpoints compared: the scale's checkpoint interval where it has one
     (modular arithmetic: paper 2k, as the paper; quick 250), else a sixteenth of the run."""
-    preset = PRESETS[scale].get(task, {})
+    preset = task_presets(task).get(scale, {})
     if preset.get("checkpoint_every"):
         return preset["checkpoint_every"]
     steps, every = preset.get("steps", 30_000), preset.get("eval_every", 10)
@@ -58,7 +58,7 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
     as often (so they are other runs, with other keys)."""
     check_scale(scale)
     every = checkpoint_every or default_spacing(scale, task)
-    preset = PRESETS[scale].get(task, {})
+    preset = task_presets(task).get(scale, {})
     own = {} if preset.get("checkpoint_every") else {"eval_every": max(1, preset.get("eval_every", 10) // 2)}
     dense = dense_config(task, model, scale=scale, seed=seed, checkpoint_every=every,
                          task_params=as_kind("task_params", task_params, dict), **own)

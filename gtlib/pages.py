@@ -1,0 +1,52 @@
+"""The book's pages as code sees them: the manifest (book/manifest.yml), the figure family behind
+each notebook, and a page's checks computed as its notebook computes them, without Jupyter."""
+from __future__ import annotations
+
+import inspect
+import time
+
+import yaml
+
+from .claims import verdicts
+from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
+                      periodicity, sparsity, ticket_time, weights_and_masks)
+from .paths import REPO_ROOT
+
+MANIFEST = REPO_ROOT / "book" / "manifest.yml"
+NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
+             "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
+             "fig5_controls.ipynb": controls, "fig7_mask_dynamics.ipynb": mask_dynamics,
+             "fig8_periodicity.ipynb": periodicity, "fig18_weights_and_masks.ipynb": weights_and_masks,
+             "fig9_graphs.ipynb": graphs, "table1_edge_popup.ipynb": edge_popup_table}
+
+
+def manifest() -> list[dict]:
+    """Every page of the book, in the book's order."""
+    return yaml.safe_load(MANIFEST.read_text())["pages"]
+
+
+def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
+    """The checks of one manifest page, computed as its notebook computes them: the page's
+    parameters go to its family's ``runs`` or ``checks``, whichever takes them (the rest, such as
+    ``curves`` for the plot, matter only to the figure)."""
+    family = NOTEBOOKS[page["notebook"]]
+    params = {**page.get("parameters", {}), **({"scale": scale} if scale else {}),
+              **({"device": device} if device else {})}
+    takes = lambda fn: {k: v for k, v in params.items() if k in inspect.signature(fn).parameters}  # noqa: E731
+    found = family.runs(**takes(family.runs), progress=progress)
+    return family.checks(found, **takes(family.checks))
+
+
+def page_verdicts(page: dict, scale: str | None = None, device: str | None = None) -> tuple[str, float]:
+    """The verdict text of one page (`gtlib.claims.verdicts`) at ``scale`` (default: the page's),
+    and the seconds it took (training what was missing included)."""
+    start = time.perf_counter()
+    text = verdicts(page_checks(page, scale, device), scale or page.get("parameters", {}).get("scale", "quick"))
+    return text, time.perf_counter() - start
+
+
+def one_thread() -> None:
+    """Start-up of a process that checks pages beside another: one torch thread, so that two such
+    processes share two cores without oversubscribing them."""
+    import torch
+    torch.set_num_threads(1)
