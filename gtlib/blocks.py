@@ -13,10 +13,12 @@ import numbers
 CSS = """<style>
 .gt-table {border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0 1em 0; width: auto;}
 .gt-table th, .gt-table td {text-align: left; vertical-align: top; padding: 0.3em 0.7em;
+  overflow-wrap: anywhere;  /* a long token (a key, a list of values) breaks instead of widening */
   border-bottom: 1px solid rgba(128, 128, 128, 0.35);}
 .gt-table th {border-bottom: 2px solid rgba(128, 128, 128, 0.6);}
 .gt-table td.gt-num, .gt-table th.gt-num {text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums;}
+.gt-table th.gt-num {white-space: normal;}  /* a long header wraps; the numbers under it do not */
 .gt-badge {display: inline-block; padding: 0.1em 0.55em; border-radius: 0.8em; color: #fff;
   font-weight: 600; white-space: nowrap;}
 .gt-yes {background: #1a7f37;} .gt-no {background: #cf222e;} .gt-neutral {background: #6e7781;}

@@ -60,7 +60,9 @@ class RunConfig:
     """One training run.
 
     ``checkpoint_every``: weights are saved at step 0 (θ0), every ``checkpoint_every`` steps and at
-    the last step; ``None`` keeps only θ0 and the last step. ``eval_every``: train and test metrics
+    the last step; ``None`` keeps only θ0 and the last step; ``0`` keeps no weights (a derived run
+    whose weights no analysis reads: its θ0 is its parent's start, rebuilt exactly by
+    `gtlib.starting_points`, and its history and mask are kept). ``eval_every``: train and test metrics
     (and the ``probes``, `gtlib.probes`) are logged at step 0, every ``eval_every`` steps and at the
     last step.
     """
@@ -86,9 +88,9 @@ class RunConfig:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.checkpoint_every is not None and (
-                not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1):
-            raise ValueError(f"checkpoint_every must be a positive integer or None, "
-                             f"got {self.checkpoint_every!r}")
+                not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0):
+            raise ValueError(f"checkpoint_every must be a positive integer, 0 (no weights) or None "
+                             f"(θ0 and the last step), got {self.checkpoint_every!r}")
         object.__setattr__(self, "probes", tuple(self.probes))
         for name in self.probes:
             PROBES.get(name).check(name, self.model)
@@ -99,7 +101,9 @@ class RunConfig:
 
     @property
     def checkpoint_steps(self) -> list[int]:
-        """Steps whose weights are saved: 0, every ``checkpoint_every``, and the last."""
+        """Steps whose weights are saved: 0, every ``checkpoint_every``, and the last (none for 0)."""
+        if self.checkpoint_every == 0:
+            return []
         every = self.checkpoint_every or self.steps
         return sorted(set(range(0, self.steps, every)) | {0, self.steps})
 

@@ -81,22 +81,26 @@ def _share(run: Run) -> float:
 
 def provenance_table(runs: dict[str, list[Run]]) -> blocks.Block:
     """Where each result came from, folded: per run its store key, device, threads, batch, wall
-    time, finish time and code revision; the library versions once if every run shares them."""
+    time, finish time and code revision, and the library versions; what every run shares is said
+    once above the table, so the table keeps only what tells runs apart."""
     flat = flatten(runs)
-    versions = ("gtlib", "torch", "numpy", "python")
-    found = {k: {str(r.meta.get(k, "")) for r in flat.values()} for k in versions}
-    shared = {k: v.pop() for k, v in found.items() if len(v) == 1}
     rows = [{"run": name, "key": r.meta.get("key", ""), "device": r.meta.get("device", ""),
              "threads": r.meta.get("threads", ""), "batch": r.meta.get("batch_size", 1),
              "wall s (batch)": f"{r.meta.get('wall_seconds', 0):,.0f}",
              "resumed from": r.meta.get("resumed_from_step") or "",
              "finished": str(r.meta.get("finished", ""))[:16].replace("T", " "),
-             "code": _commit(r),
-             **{k: r.meta.get(k, "") for k in versions if k not in shared}} for name, r in flat.items()]
-    line = ", ".join(f"{k} {v}" for k, v in shared.items())
+             "code": _commit(r), **{k: r.meta.get(k, "") for k in ("gtlib", "torch", "numpy", "python")}}
+            for name, r in flat.items()]
+    if len(rows) == 1:  # one run: a column per field would run off the page
+        table = blocks.table([{"": c, "value": v} for c, v in rows[0].items() if v != ""])
+        return blocks.details("Provenance of the run (click to unfold)", table)
+    shared = {c: rows[0][c] for c in list(rows[0])[2:] if len({str(r[c]) for r in rows}) == 1}
+    rows = [{c: v for c, v in row.items() if c not in shared} for row in rows]
+    said = ", ".join(f"{c} {v}" for c, v in shared.items() if v != "")
+    line = f"Every run: {said}." if said else "Where each run came from:"
     return blocks.details(f"Provenance of the {len(flat)} runs (click to unfold)",
-                          blocks.paragraph(f"Every run: {blocks.esc(line)}.", f"Every run: {line}."),
-                          blocks.table(rows, numeric=("threads", "batch", "wall s (batch)")))
+                          blocks.paragraph(blocks.esc(line), line),
+                          blocks.table(rows, numeric=("threads", "batch", "wall s (batch)", "resumed from")))
 
 
 def strip(runs: dict[str, list[Run]], command: str) -> blocks.Block:

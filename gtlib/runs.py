@@ -189,7 +189,8 @@ def _keeping_all(requests: list[RunConfig]) -> RunConfig:
     one every 50. Where one request already keeps everything, it is that request."""
     first = requests[0]
     intervals = [c.checkpoint_every for c in requests if c.checkpoint_every]
-    every = math.gcd(*intervals) if intervals else None
+    keeps_none = all(c.checkpoint_every == 0 for c in requests)  # 0: no weights at all
+    every = math.gcd(*intervals) if intervals else 0 if keeps_none else None
     logged = set().union(*(c.probes for c in requests))
     if every == first.checkpoint_every and logged == set(first.probes):
         return first

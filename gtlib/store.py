@@ -22,9 +22,11 @@ folder from elsewhere can never run code.
 `Store.default()` writes to ``$GTLIB_STORE`` (default: ``.gtlib-store/`` at the repository root) and
 also reads the committed paper-scale results in ``results/`` (``$GTLIB_RESULTS``).
 
-With ``$GTLIB_READ_LOG`` set to a file, every run file read (its history and each tensor file) is
-appended to it as ``<key>/<file>``: `benchmarks/store_reads.py` measures with it what each book page
-reads of a run, and so what a run needs to keep.
+With ``$GTLIB_READ_LOG`` set to a file, every run file read for use (a run's history when it is
+loaded, each tensor file a `Run` reads; not the reads that check checksums) is appended to it as
+``<key>/<file>``, and every request for a run as ``<key>/asks:<steps>`` (the checkpoints it asks
+the run to keep): `benchmarks/store_reads.py` measures with it what each book page reads and asks
+of a run, and `trim` drops from a sealed run what nothing asks of it.
 """
 from __future__ import annotations
 
@@ -117,6 +119,27 @@ def _remove_temporaries(run_dir: Path) -> None:
         path.unlink()
 
 
+def trim(run_dir: str | Path, keep: set[int]) -> int:
+    """Rewrite a sealed run folder to hold only what is asked of it: the weights at the steps in
+    ``keep`` (the others' files removed) and its masks as booleans; sealed again with new checksums.
+    For a migration of a store no process is reading (a `Run` loaded before would find files gone).
+    Returns the bytes removed."""
+    run_dir = Path(run_dir)
+    verify(run_dir)
+    before = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
+    for path in (run_dir / "weights").glob("step_*.pt"):
+        if int(path.stem.removeprefix("step_")) not in keep:
+            path.unlink()
+    masks = _load_tensors(run_dir / "masks.pt")
+    if any(m.dtype != torch.bool for m in masks.values()):
+        if any(not torch.equal(m, m.bool().to(m.dtype)) for m in masks.values()):
+            raise _corrupt(run_dir, "masks.pt", "holds values other than 0 and 1", None)
+        _save_tensors(run_dir / "masks.pt", {n: m.bool() for n, m in masks.items()})
+    (run_dir / CHECKSUMS).unlink()
+    seal(run_dir)
+    return before - sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
+
+
 def seal(run_dir: str | Path) -> None:
     """Write checksums.json for a finished run folder that lacks one: from then on the folder counts
     as finished and its files are checked on every read. `RunWriter.finish` seals every new run; runs
@@ -171,7 +194,8 @@ def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
 
 
 def _log_read(run_dir: Path, name: str) -> None:
-    """One line in ``$GTLIB_READ_LOG`` (if set) for each run file read."""
+    """One line in ``$GTLIB_READ_LOG`` (if set) for each run file read, and for each request
+    ("asks" and the checkpoint steps it asks the run to keep)."""
     log = os.environ.get("GTLIB_READ_LOG")
     if log:
         with open(log, "a") as handle:
@@ -188,7 +212,6 @@ def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> b
         data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != digest:
         raise _corrupt(run_dir, name, "fails its checksum (corrupt or truncated)", label)
-    _log_read(run_dir, name)
     return data
 
 
@@ -292,6 +315,7 @@ class Run:
             folder = self._folder()
             try:
                 data = _read_checked(folder, name, self.checksums[name], self.config.label)
+                _log_read(folder, name)
                 break
             except CorruptRunError:
                 if attempt == 2 or self._folder() == folder:
@@ -407,6 +431,7 @@ class Store:
         if path is None:
             return None
         sums = verify(path, cfg.label)
+        _log_read(path, "asks:" + ",".join(map(str, cfg.checkpoint_steps)))  # what the request keeps
         steps, series = _read_history(path, cfg.label)
         meta = _read_json(path, "meta.json", cfg.label)
         threshold = getattr(cfg.task, "accuracy_threshold", THRESHOLD)

@@ -315,3 +315,31 @@ def test_masks_are_stored_as_booleans_and_read_as_the_floats_they_were(store, ti
     masks = ticket.masks()
     assert all(m.dtype == torch.float32 and torch.equal(m, stored[n].float()) for n, m in masks.items())
     assert 0.4 < float(torch.cat([m.flatten() for m in masks.values()]).mean()) < 0.6
+
+
+def test_a_run_asked_to_keep_no_weights_keeps_its_history_and_mask_only(store, tiny):
+    parent = run(tiny, store, progress=False)
+    ticket = run(derive(tiny, sparsity=0.5, checkpoint_every=0), store, progress=False)
+    assert ticket.checkpoint_steps == [] and not list(ticket.path.glob("weights/*"))
+    assert ticket.history.steps[-1] == tiny.steps and set(ticket.masks()) == set(parent.masks())
+    with pytest.raises(ValueError, match="has no checkpoint at step 60; saved: \\[\\]"):
+        ticket.weights()
+    # a request that keeps weights is a request the stored copy cannot serve
+    again = run(derive(tiny, sparsity=0.5), store, progress=False)
+    assert again.checkpoint_steps == tiny.checkpoint_steps  # derive keeps the parent's schedule
+
+
+def test_trim_keeps_what_is_asked_and_the_run_reads_the_same(store, tiny):
+    from gtlib.store import trim
+    ticket = run(derive(tiny, sparsity=0.5), store, progress=False)
+    masks, history = ticket.masks(), ticket.history
+    float_masks = {n: m.float() for n, m in torch.load(ticket.path / "masks.pt", weights_only=True).items()}
+    torch.save(float_masks, ticket.path / "masks.pt")  # as the runs stored before boolean masks
+    (ticket.path / "checksums.json").unlink()
+    seal(ticket.path)
+    assert trim(ticket.path, {tiny.steps}) > 0
+    again = store.load(derive(tiny, sparsity=0.5, checkpoint_every=0))
+    assert again.checkpoint_steps == [tiny.steps]
+    assert all(torch.equal(again.masks()[n], m) for n, m in masks.items())
+    assert np.array_equal(again.history.steps, history.steps)
+    assert all(m.dtype == torch.bool for m in torch.load(ticket.path / "masks.pt", weights_only=True).values())

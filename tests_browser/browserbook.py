@@ -167,11 +167,13 @@ IMAGES_JS = """async () => {
 
 
 # Tables: pandas' own (class "dataframe", which elides rows past its display limit) and any table
-# wider than the article column (a reader would have to scroll sideways).
+# wider than what holds it or reaching past the article column (cut off, or scrolled sideways).
 TABLES_JS = """() => {
   const article = document.querySelector('.bd-article') || document.body;
   const tables = [...article.querySelectorAll('table')];
-  const wide = tables.filter(t => t.scrollWidth > article.clientWidth + 1)
+  const right = article.getBoundingClientRect().right;
+  const wide = tables.filter(t => t.scrollWidth > t.parentElement.clientWidth + 1
+                                  || t.getBoundingClientRect().right > right + 1)
                      .map(t => (t.querySelector('th, td') || t).textContent.trim().slice(0, 60));
   return {count: tables.length, pandas: article.querySelectorAll('table.dataframe').length, wide};
 }"""

@@ -65,7 +65,8 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
         dense = [dense_config(task, model, scale=scale, seed=s, task_params=params,
                               model_params=model_params, checkpoint_every=None) for s in seeds]
         plan[f"{name} dense"] = dense
-        plan[f"{name} ticket"] = [derive(cfg, sparsity=sparsity) for cfg in dense]
+        plan[f"{name} ticket"] = [derive(cfg, sparsity=sparsity, checkpoint_every=0)
+                                      for cfg in dense]  # no analysis reads its weights (benchmarks/store_reads.md)
     every = [c for cfgs in plan.values() for c in cfgs]
     done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
     return {label: [done[c] for c in cfgs] for label, cfgs in plan.items()}

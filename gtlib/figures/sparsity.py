@@ -54,7 +54,7 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
     changes = {}
     if ticket_weight_decay is not None:
         changes["optim"] = dataclasses.replace(dense.optim, weight_decay=ticket_weight_decay)
-    plan = {f"sparsity {s:g}": derive(dense, sparsity=s, **changes)
+    plan = {f"sparsity {s:g}": derive(dense, sparsity=s, checkpoint_every=0, **changes)  # no analysis reads its weights (benchmarks/store_reads.md)
             for s in sparsities if s != 0 or changes}
     done = run_many([dense, *plan.values()], store, device=device, progress=progress)
     return {"dense": [done[0]], **{label: [r] for label, r in zip(plan, done[1:])}}

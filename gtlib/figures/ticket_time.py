@@ -40,11 +40,14 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
          device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
     """The dense run (``"dense"``, keeping every checkpoint) and one ticket per checkpoint
     (``"mask at step 2000"``). ``checkpoint_every`` defaults to the scale's (quick 250, paper 2k)."""
+    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+        raise ValueError(f"checkpoint_every must be a positive integer (the dense run's checkpoints "
+                         f"give the tickets' masks), got {checkpoint_every!r}")
     keep = {} if checkpoint_every is None else {"checkpoint_every": checkpoint_every}
     dense = dense_config(task, model, scale=scale, seed=seed, task_params=as_kind("task_params", task_params, dict),
                          **keep)
-    # The tickets keep only θ0 and their last weights.
-    plan = {f"mask at step {t}": derive(dense, sparsity=sparsity, step=t, checkpoint_every=None)
+    # The tickets keep no weights: no analysis reads them (benchmarks/store_reads.md).
+    plan = {f"mask at step {t}": derive(dense, sparsity=sparsity, step=t, checkpoint_every=0)
             for t in dense.checkpoint_steps[1:]}
     done = run_many([dense, *plan.values()], store, device=device, progress=progress)
     return {"dense": [done[0]], **{label: [r] for label, r in zip(plan, done[1:])}}

@@ -51,8 +51,9 @@ def runs(scale: str = "quick", *, seed: int = 0, sparsity: float = 0.6,
     pruners = as_kind("pruners", pruners, list)
     dense = dense_config("modular", "mlp", scale=scale, seed=seed, checkpoint_every=None,
                          task_params=as_kind("task_params", task_params, dict))
-    plan = {"dense": dense, "ticket": derive(dense, sparsity=sparsity),
-            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p) for p in pruners}}
+    # The derived runs keep their masks and no weights: only the masks are read here.
+    plan = {"dense": dense, "ticket": derive(dense, sparsity=sparsity, checkpoint_every=0),
+            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p, checkpoint_every=0) for p in pruners}}
     done = run_many(list(plan.values()), store, device=device, progress=progress)
     return {name: [r] for name, r in zip(plan, done)}
 
