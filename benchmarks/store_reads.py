@@ -80,13 +80,14 @@ def logged(scratch: Path) -> tuple[dict[tuple[str, str], set[str]], dict[str, se
 def trim_results(scratch: Path) -> None:
     """Rewrite every committed run that some page asks for to keep what is asked or read."""
     read_by, asked = logged(scratch)
-    removed = 0
+    removed, runs = 0, 0
     for key, steps in sorted(asked.items()):
-        if not (RESULTS / key).is_dir():
+        if not (RESULTS / key).is_dir():  # a run of the scratch store, not a committed one
             continue
         read = {int(Path(n).stem.removeprefix("step_")) for k, n in read_by if k == key and n.startswith("weights/")}
         removed += trim(RESULTS / key, steps | read)
-    print(f"trimmed {len(asked)} runs: {removed / 2**20:.1f} MB removed from results/")
+        runs += 1
+    print(f"trimmed {runs} committed runs: {removed / 2**20:.1f} MB removed from results/")
 
 
 def report(scratch: Path) -> str:
