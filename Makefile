@@ -26,7 +26,7 @@ book: $(STAMP) $(EXECUTED) html
 # The pages, executed once for what they read: the notebooks, the manifest, the package, the
 # committed runs (`make book` then `make test` builds the paper-scale book once). `make execute`
 # executes every page again whatever has changed.
-$(EXECUTED): $(STAMP) $(shell git ls-files notebooks gtlib results book/manifest.yml book/execute.py 2>/dev/null)
+$(EXECUTED): $(STAMP) $(wildcard $(shell git ls-files notebooks gtlib results book/manifest.yml book/execute.py 2>/dev/null))
 	$(PY) book/execute.py
 	touch $@
 
