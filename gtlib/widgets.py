@@ -166,9 +166,10 @@ class Explorer:
                             seed=self.seed.value, **self.changes)
 
     def choice(self) -> Choice:
-        """The dense run and the derived one the controls choose. Both keep only the checkpoints
-        they need (a stored copy with more serves them); a mask from an intermediate step needs the
-        dense run's checkpoints."""
+        """The dense run and the derived one the controls choose. Both keep only what they need (a
+        stored copy with more serves them): the dense run θ0 and its last weights, or the scale's
+        checkpoints where a mask comes from an intermediate step; the derived run its history and
+        mask (no weights, as the sweeps store it: README, "What a run keeps")."""
         preset = self._preset()
         step = self.mask_step.value
         dense = dataclasses.replace(preset, checkpoint_every=None)
@@ -176,7 +177,7 @@ class Explorer:
         pruner, sparsity = self.pruner.value, self.sparsity.value
         # A mask from the last step is ``step=None`` in most families and an explicit step in
         # Figure 4a's: two keys for one run. The stored one serves; None is trained.
-        candidates = [derive(parent, sparsity=sparsity, step=s, pruner=pruner, checkpoint_every=None)
+        candidates = [derive(parent, sparsity=sparsity, step=s, pruner=pruner, checkpoint_every=0)
                       for s in ([None, step] if step == dense.steps else [step])]
         derived = next((c for c in candidates if self._stored(c) is not None), candidates[0])
         name = f"ticket {sparsity:g}@{step}" if pruner == "magnitude" else pruner
@@ -401,7 +402,8 @@ class Explorer:
     def spectrum_figure(self, step: int | None = None, neuron: int | None = None) -> Figure | None:
         """One neuron's input weights over the residues (a row of W_in · W_E) and their power
         spectrum (`gtlib.analysis.fourier`), for the dense run at the checkpoint and for the derived
-        run at its end (masked). None for models other than the paper's MLP on modular arithmetic."""
+        run at its end (masked) where it keeps its weights. None for models other than the paper's
+        MLP on modular arithmetic."""
         step = self.checkpoint.value if step is None else step
         neuron = self.neuron.value if neuron is None else neuron
         rows = self._neuron_rows(step)
@@ -409,9 +411,10 @@ class Explorer:
             return None
         name = next(n for n in self.plotted if n != "dense")
         derived = self.plotted[name]
-        shown = {f"dense, step {step:,}": ("dense", rows[neuron]),
-                 f"{plots.display(name)}, step {derived.config.steps:,}":
-                     (name, neuron_inputs(derived.weights(), derived.masks()).numpy()[neuron])}
+        shown = {f"dense, step {step:,}": ("dense", rows[neuron])}
+        if derived.config.steps in derived.checkpoint_steps:  # most derived runs keep no weights
+            shown[f"{plots.display(name)}, step {derived.config.steps:,}"] = (
+                name, neuron_inputs(derived.weights(), derived.masks()).numpy()[neuron])
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.2), constrained_layout=True)
         for i, (label, (role, row)) in enumerate(shown.items()):
             colour = plots.colour(role.split()[0] if role.startswith("ticket ") else role, i)

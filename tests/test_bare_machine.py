@@ -3,6 +3,7 @@ a Makefile recipe runs is one such a machine has or one a recipe installs, the b
 installed (or the run stops at once with the command to run), and the book's JavaScript is
 committed, intact."""
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -18,13 +19,16 @@ BARE = {"python3", "make", "sh", "bash", "test", "[", "touch", "rm", "mkdir", "c
         "cd", "true", "false", "exit", "cat", "printf", "git", "id", "env"}
 INSTALLED = ".venv/bin/"  # the STAMP recipe creates the venv and installs into it
 TARGETS = ["book", "test"]  # the README's two commands
+# Run from inside `make test`, a make would inherit the outer one's flags and level and print
+# "Entering directory" lines: the dry runs start clean.
+QUIET_MAKE = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
 def recipe_commands(targets):
     """Every command `make -n -B` would run for ``targets`` (-B: as on a fresh clone, where every
     target is out of date), as (program, line) pairs."""
-    out = subprocess.run(["make", "-n", "-B", *targets], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", *targets], cwd=ROOT, env=QUIET_MAKE,
+                         capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line.strip()):
             words = [w for w in part.strip("{}() ").split() if not re.fullmatch(r"[A-Z_]+=\S*", w)]
@@ -41,8 +45,8 @@ def test_the_two_commands_need_only_what_a_bare_machine_has_or_a_recipe_installs
 
 def test_the_check_catches_a_tool_nothing_installs(tmp_path):
     (tmp_path / "Makefile").write_text("book:\n\tnpm pack mathjax\n\t.venv/bin/python -c 1\n")
-    out = subprocess.run(["make", "-n", "-B", "book"], cwd=tmp_path, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", "book"], cwd=tmp_path,
+                         env=QUIET_MAKE, capture_output=True, text=True, check=True).stdout
     programs = [line.split()[0] for line in out.splitlines()]
     assert [p for p in programs if p not in BARE and not p.startswith(INSTALLED)] == ["npm"]
 
