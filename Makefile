@@ -34,8 +34,9 @@ execute: $(STAMP)
 	$(PY) book/execute.py
 	touch $(EXECUTED)
 
+# --all: every page read again, so that a warning left by an earlier build is raised again
 html: $(STAMP)
-	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+	$(VENV)/bin/jupyter-book build . --all $(JB_FLAGS)
 
 # A Chromium for the browser tests, found or installed: Playwright's own download where the
 # internet is reachable, else Debian's package when root; otherwise one line naming the command.

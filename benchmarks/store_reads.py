@@ -2,7 +2,8 @@
 
     python benchmarks/store_reads.py /tmp/reads            # every page (a few minutes), then the report
     python benchmarks/store_reads.py /tmp/reads --report   # the report of a measurement made before
-    python benchmarks/store_reads.py /tmp/reads --trim     # then drop from results/ what no page asks
+    python benchmarks/store_reads.py /tmp/reads --trim     # measure, then drop from results/ what
+                                                           # no page reads or asks to keep
 
 Executes every page of book/manifest.yml with `book/execute.py` into the scratch folder given (pages
 in ``pages/``, anything missing trained into ``store/``), each with ``$GTLIB_READ_LOG`` set, so that
@@ -110,9 +111,10 @@ def report(scratch: Path) -> str:
         lines.append(f"| {name} | {n} | {mb(size)} | {n_read} | {mb(size_read)} |")
     total, needed = sum(files.values()), sum(r[3] for r in by_kind.values())
     runs = {key for key, _ in files}
-    read_runs = {key for key, _ in read_by}
-    lines += ["", f"In all: {mb(total)} MB stored in {len(runs)} runs, {mb(needed)} MB of it read by "
-              f"some page; {len(runs - read_runs)} runs are never read beyond their history.", "",
+    tensors_read = {key for key, name in read_by if name != "history.npz"}
+    lines += ["", f"In all: {mb(total)} MB stored in {len(runs)} runs (MB = 2^20 bytes), {mb(needed)} MB "
+              f"of it read by some page; some page reads the weights or the mask of {len(tensors_read)} "
+              f"runs, and of the others only the history.", "",
               "| page | runs read | weight and mask files read | MB of them |", "|---|---:|---:|---:|"]
     per_page = defaultdict(set)
     for (key, name), pages in read_by.items():
@@ -132,7 +134,7 @@ def main() -> None:
     parser.add_argument("--trim", action="store_true",
                         help="after the report, drop from results/ what no page reads or asks to keep")
     args = parser.parse_args()
-    if not (args.report or args.trim):
+    if not args.report:  # --trim always measures first: never trims on what an old tree asked
         measure(args.scratch)
     text = report(args.scratch)
     REPORT.write_text(text)

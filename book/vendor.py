@@ -24,7 +24,7 @@ import argparse
 import base64
 import hashlib
 import io
-import shutil
+import os
 import sys
 import tarfile
 import tempfile
@@ -125,8 +125,9 @@ def sha256(path: Path) -> str:
 
 
 def write() -> None:
-    """Fetch every package and replace the folder at once (a failure leaves the old one)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """Fetch every package and replace the folder by renames on its own filesystem (a failure
+    leaves the old one)."""
+    with tempfile.TemporaryDirectory(dir=VENDOR.parent, prefix=".vendor-") as tmp:
         stage = Path(tmp) / "vendor"
         for name in PACKAGES:
             with tarfile.open(fileobj=io.BytesIO(fetch(name)), mode="r:gz") as tar:
@@ -140,8 +141,10 @@ def write() -> None:
         files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
         (stage / "MANIFEST").write_text(f"# {stamp()}\n" + "".join(f"{sha256(stage / f)}  {f}\n"
                                                                    for f in files))
-        shutil.rmtree(VENDOR, ignore_errors=True)
-        shutil.move(stage, VENDOR)
+        old = Path(tmp) / "old"
+        if VENDOR.exists():
+            os.replace(VENDOR, old)  # removed with the temporary folder
+        os.replace(stage, VENDOR)
     print(f"vendor.py: wrote {len(files)} files of {stamp()} to {VENDOR}")
 
 

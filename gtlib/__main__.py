@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import functools
 import multiprocessing
+import os
 import inspect
 import sys
 from pathlib import Path
@@ -98,6 +99,10 @@ def claims(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print(f"python -m gtlib claims: --jobs must be a positive integer, got {args.jobs}", file=sys.stderr)
+        return 2
+    if args.jobs > 1 and (args.scheduler or os.environ.get("GTLIB_SCHEDULER")):
+        print("python -m gtlib claims: --jobs and a Dask scheduler are two ways to use the cores; "
+              "choose one (each job would start a cluster of its own)", file=sys.stderr)
         return 2
     valid = [p["output"] for p in every]
     unknown = sorted(set(args.pages) - set(valid))

@@ -95,17 +95,19 @@ def frame(df, digits: int = 3) -> Block:
     else:
         df = df.rename_axis("").reset_index()  # an unnamed index (row labels) as a first column
 
-    def show(value) -> str:
-        if not is_number(value):
-            return str(value)
-        if isinstance(value, numbers.Integral) or float(value).is_integer() and abs(value) >= 1000:
-            return f"{int(value):,}"
-        return f"{float(value):.{digits}f}"
-
     def is_number(value) -> bool:
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
+    # A column of whole numbers (steps, counts) is shown as integers; any other number with
+    # ``digits`` decimals, the same in every row of its column.
+    whole = {c: all(not is_number(v) or float(v).is_integer() for v in df[c]) for c in df.columns}
+
+    def show(column, value) -> str:
+        if not is_number(value):
+            return str(value)
+        return f"{int(value):,}" if whole[column] else f"{float(value):.{digits}f}"
+
     numeric = tuple(str(c) for c in df.columns if all(is_number(v) for v in df[c]))
-    rows = [{str(c): show(v) for c, v in zip(df.columns, values)}
+    rows = [{str(c): show(c, v) for c, v in zip(df.columns, values)}
             for values in df.itertuples(index=False, name=None)]
     return table(rows, numeric=numeric)

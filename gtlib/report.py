@@ -91,6 +91,8 @@ def provenance_table(runs: dict[str, list[Run]]) -> blocks.Block:
              "finished": str(r.meta.get("finished", ""))[:16].replace("T", " "),
              "code": _commit(r), **{k: r.meta.get(k, "") for k in ("gtlib", "torch", "numpy", "python")}}
             for name, r in flat.items()]
+    if not rows:
+        return blocks.paragraph("No runs.", "No runs.")
     if len(rows) == 1:  # one run: a column per field would run off the page
         table = blocks.table([{"": c, "value": v} for c, v in rows[0].items() if v != ""])
         return blocks.details("Provenance of the run (click to unfold)", table)

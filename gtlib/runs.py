@@ -40,9 +40,10 @@ def starting_point(cfg: RunConfig, store: Store, device, progress: bool):
     return starting_points.starting_point(cfg, parent, device)
 
 
-# What trains a run: the package and the pinned environment. A change anywhere else (the README, a
-# notebook, the book) changes no run, so it does not make a revision dirty.
-TRAINING_CODE = ("gtlib", "requirements.txt", "pyproject.toml")
+# What trains a run: the package, the pinned environment, and the notebooks (a page may define its
+# own task, as own_task.ipynb does). A change anywhere else (the README, the book) changes no run,
+# so it does not make a revision dirty.
+TRAINING_CODE = ("gtlib", "notebooks", "requirements.txt", "pyproject.toml")
 COMMITTED = REPO_ROOT / "results"  # the committed runs: only from code that can be checked out
 
 
@@ -116,7 +117,10 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     batches = _plan(cfgs, store, force, max(batch, 1))
     if batches:
         check_committable(store, sum(len(b.runs) for b in batches))
-    kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every)
+    # The revision of this process's code, recorded by every batch wherever it trains (a Dask worker
+    # runs the same code, `gtlib.cluster` checks that, but may lack the checkout's git).
+    kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every,
+                  revision=git_revision() if batches else "unknown")
     if batches and executor is None:
         executor = cluster.client()
     if executor is None:
@@ -212,7 +216,7 @@ def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
 
 
 def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool,
-                 resume_every: int) -> None:
+                 resume_every: int, revision: str) -> None:
     dev = resolve_device(device)
     with contextlib.ExitStack() as locks:
         for cfg in sorted(cfgs, key=lambda c: c.key):
@@ -230,7 +234,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         if len({None if r is None else r["step"] for r in resumes}) > 1:
             locks.close()  # each run takes its own lock again below (a lock is not re-entrant)
             for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
-                _train_batch([cfg], store, device, force, progress, resume_every)
+                _train_batch([cfg], store, device, force, progress, resume_every, revision)
             return
         data = _stack_data([d for d, _ in starts])
         first = cfgs[0]
@@ -251,7 +255,6 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
                     writer.save_weights(step, _run_slice(weights, r))
                 writer.save_resume_state(_state_slice(state, r))
 
-        revision = git_revision()  # the code that starts the training, not what is there at the end
         start = time.perf_counter()
         label = _label(cfgs)
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all

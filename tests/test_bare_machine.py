@@ -5,8 +5,8 @@ committed, intact."""
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,10 +24,10 @@ TARGETS = ["book", "test"]  # the README's two commands
 QUIET_MAKE = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
-def recipe_commands(targets):
+def recipe_commands(targets, cwd=ROOT):
     """Every command `make -n -B` would run for ``targets`` (-B: as on a fresh clone, where every
     target is out of date), as (program, line) pairs."""
-    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", *targets], cwd=ROOT, env=QUIET_MAKE,
+    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", *targets], cwd=cwd, env=QUIET_MAKE,
                          capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line.strip()):
@@ -44,11 +44,10 @@ def test_the_two_commands_need_only_what_a_bare_machine_has_or_a_recipe_installs
 
 
 def test_the_check_catches_a_tool_nothing_installs(tmp_path):
-    (tmp_path / "Makefile").write_text("book:\n\tnpm pack mathjax\n\t.venv/bin/python -c 1\n")
-    out = subprocess.run(["make", "-n", "-B", "--no-print-directory", "book"], cwd=tmp_path,
-                         env=QUIET_MAKE, capture_output=True, text=True, check=True).stdout
-    programs = [line.split()[0] for line in out.splitlines()]
-    assert [p for p in programs if p not in BARE and not p.startswith(INSTALLED)] == ["npm"]
+    (tmp_path / "Makefile").write_text("book:\n\tnpm pack mathjax\n\t.venv/bin/python -c 1\n"
+                                       "\tFOO=1 test -x x || npx vite build\n")
+    programs = [program for program, _ in recipe_commands(["book"], cwd=tmp_path)]
+    assert [p for p in programs if p not in BARE and not p.startswith(INSTALLED)] == ["npm", "npx"]
 
 
 def test_make_test_looks_for_the_browser_before_any_test():
@@ -74,6 +73,7 @@ def test_without_a_browser_or_a_way_to_install_one_it_stops_with_the_command_to_
     monkeypatch.setattr(chromium, "playwright_chromium", lambda: None)
     monkeypatch.setattr(chromium, "_try", lambda commands, env=None: tried.append(commands) or False)
     monkeypatch.setattr(chromium, "can_use_apt", lambda: False)
+    monkeypatch.setattr(chromium, "launches", lambda path, is_system: True)
     with pytest.raises(SystemExit) as stop:
         chromium.ensure()
     message = str(stop.value)
@@ -88,6 +88,7 @@ def test_as_root_it_falls_back_to_debians_package(monkeypatch):
     monkeypatch.setattr(chromium, "system_chromium", lambda: "/usr/bin/chromium" if installed else None)
     monkeypatch.setattr(chromium, "playwright_chromium", lambda: None)
     monkeypatch.setattr(chromium, "can_use_apt", lambda: True)
+    monkeypatch.setattr(chromium, "launches", lambda path, is_system: True)
 
     def fake_try(commands, env=None):
         if commands == chromium.APT:
@@ -102,15 +103,32 @@ def test_as_root_it_falls_back_to_debians_package(monkeypatch):
 def test_a_browser_already_there_is_used_without_installing(monkeypatch):
     chromium = _chromium_module()
     monkeypatch.setattr(chromium, "system_chromium", lambda: "/opt/chromium")
+    monkeypatch.setattr(chromium, "launches", lambda path, is_system: True)
     monkeypatch.setattr(chromium, "_try", lambda *a, **k: pytest.fail("tried to install"))
     assert chromium.ensure() == "/opt/chromium"
 
 
+def test_a_browser_that_does_not_start_is_replaced(monkeypatch):
+    """A downloaded build without its system libraries counts as none: the next way is tried."""
+    chromium = _chromium_module()
+    installed = []
+    monkeypatch.setattr(chromium, "system_chromium", lambda: "/usr/bin/chromium" if installed else None)
+    monkeypatch.setattr(chromium, "playwright_chromium", lambda: "/cache/chrome")
+    monkeypatch.setattr(chromium, "launches", lambda path, is_system: is_system)
+    monkeypatch.setattr(chromium, "can_use_apt", lambda: True)
+    monkeypatch.setattr(chromium, "_try", lambda commands, env=None: commands != chromium.APT
+                        or installed.append(True) or True)
+    assert chromium.ensure() == "/usr/bin/chromium"
+
+
 def test_the_books_javascript_is_committed_and_matches_its_manifest():
-    done = subprocess.run([shutil.which("python3") or "python3", str(ROOT / "book" / "vendor.py"),
-                           "--check"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(ROOT / "book" / "vendor.py"), "--check"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    tracked = subprocess.run(["git", "ls-files", "book/assets/vendor"], cwd=ROOT, capture_output=True,
-                             text=True).stdout.split()
-    if tracked:  # in a git checkout: every file of the folder is committed, not only present here
-        assert "book/assets/vendor/MANIFEST" in tracked and len(tracked) > 50, tracked[:5]
+    tracked = set(subprocess.run(["git", "ls-files", "book/assets/vendor"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.split())
+    if tracked:  # in a git checkout: every file of the MANIFEST is committed, not only present here
+        listed = [line.partition("  ")[2] for line in
+                  (ROOT / "book/assets/vendor/MANIFEST").read_text().splitlines()[1:]]
+        assert len(listed) > 50
+        assert {f"book/assets/vendor/{rel}" for rel in listed} | {"book/assets/vendor/MANIFEST"} <= tracked

@@ -303,9 +303,33 @@ def test_results_take_runs_from_a_clean_commit_and_other_stores_take_any(tmp_pat
     assert run(tiny, Store(tmp_path / "elsewhere"), progress=False).meta["git"].endswith("-dirty")
 
 
-def test_the_revision_is_dirty_only_for_changes_to_the_training_code():
-    assert gtlib.runs.TRAINING_CODE == ("gtlib", "requirements.txt", "pyproject.toml")
-    assert gtlib.runs.git_revision() == gtlib.runs.git_revision()  # read once per process
+def test_the_revision_is_dirty_only_for_changes_to_the_training_code(tmp_path, monkeypatch):
+    import subprocess
+    repo = tmp_path / "repo"
+    (repo / "gtlib").mkdir(parents=True)
+    (repo / "gtlib" / "train.py").write_text("steps = 1\n")
+    (repo / "README.md").write_text("words\n")
+    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], check=True,  # noqa: E731
+                                       capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(gtlib.runs, "REPO_ROOT", repo)
+
+    def revision():
+        gtlib.runs.git_revision.cache_clear()
+        return gtlib.runs.git_revision()
+
+    head = git("rev-parse", "HEAD")
+    assert revision() == head
+    (repo / "README.md").write_text("other words\n")  # not training code
+    assert revision() == head
+    (repo / "gtlib" / "new.py").write_text("x = 1\n")  # a new file of the package
+    assert revision() == head + "-dirty"
+    (repo / "gtlib" / "new.py").unlink()
+    (repo / "gtlib" / "train.py").write_text("steps = 2\n")  # a tracked change
+    assert revision() == head + "-dirty"
+    gtlib.runs.git_revision.cache_clear()
 
 
 def test_masks_are_stored_as_booleans_and_read_as_the_floats_they_were(store, tiny):

@@ -73,8 +73,8 @@ def base_url():
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        path, is_system = chromium.find()  # Playwright's own build is launched without a path
+    path, is_system = chromium.find()  # before the session: Playwright's sync API does not nest
+    with sync_playwright() as p:  # Playwright's own build is launched without a path
         b = p.chromium.launch(executable_path=path if is_system else None, args=CHROMIUM_ARGS)
         yield b
         b.close()

@@ -42,7 +42,9 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
     changes = {}
     if ticket_weight_decay is not None:
         changes["optim"] = dataclasses.replace(dense.optim, weight_decay=ticket_weight_decay)
-    ticket = derive(dense, sparsity=sparsity, step=mask_step, **changes)
+    # The ticket keeps θ0 and its last weights (the explorer shows its neurons), not the dense run's
+    # schedule: no analysis reads its intermediate checkpoints.
+    ticket = derive(dense, sparsity=sparsity, step=mask_step, checkpoint_every=None, **changes)
     done = run_many([dense, ticket], store, device=device, progress=progress)
     return {"dense": [done[0]], "ticket": [done[1]]}
 
