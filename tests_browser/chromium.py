@@ -85,7 +85,7 @@ def _try(commands: list[list[str]], env: dict | None = None) -> bool:
             print(f"chromium: {' '.join(command)}: {err}", file=sys.stderr)
             return False
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no message)"])[0]
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]  # the error, not apt's chatter
             print(f"chromium: {' '.join(command)} failed: {last}", file=sys.stderr)
             return False
     return True
