@@ -1,9 +1,9 @@
 """What each book page reads of the committed runs, and so what a run needs to keep.
 
-    python benchmarks/store_reads.py _build/store-reads            # every page (a few minutes), then the report
-    python benchmarks/store_reads.py _build/store-reads --report   # the report of a measurement made before
-    python benchmarks/store_reads.py _build/store-reads --trim     # measure, then drop from results/ what
-                                                           # no page reads or asks to keep
+    python benchmarks/store_reads.py _build/reads           # every page (a few minutes), the report
+    python benchmarks/store_reads.py _build/reads --report  # the report of a measurement made before
+    python benchmarks/store_reads.py _build/reads --trim    # measure, then drop from results/ what
+                                                            # no page reads or asks to keep
 
 Executes every page of book/manifest.yml with `book/execute.py` into the scratch folder given (pages
 in ``pages/``, anything missing trained into ``store/``), each with ``$GTLIB_READ_LOG`` set, so that
