@@ -1,23 +1,27 @@
 """Training speed of the paper's models against the matmul-only floor of the same shapes.
 
-    python benchmarks/bench_training.py                  # all models, batching (a few minutes)
-    python benchmarks/bench_training.py --models mlp     # one model
+    python benchmarks/bench_training.py                  # every model, 1, 4 and 16 runs (minutes)
+    python benchmarks/bench_training.py --models mlp --runs 1   # one model, one batch size
     python benchmarks/bench_training.py --full           # also a whole 30k-step MLP run
     python benchmarks/bench_training.py --device cuda    # on a GPU (also counts host syncs)
 
 *Step*: one iteration of `gtlib.train.train` on the model's paper-scale setting (full batch):
 forward, loss, backward, fused AdamW, and, at the logging interval, the test forward and the weight
-norms, exactly as in a paper-scale run.
+norms, exactly as in a paper-scale run. Three ways, each one parameter of `train`:
+*autograd* (``gradients="autograd"``, the reference), *hand-written* (the default: `gtlib.steps`,
+bit for bit the same result), and *hand-written with the float32 loss gradient*
+(``loss_gradient="float32"``, other rounding). A model without a hand-written backward (the MNIST
+MLP) trains with autograd in all three.
 
 *Floor*: only the matrix products of the same shapes, in plain torch without autograd: every forward
 product X·W, its weight gradient Xᵀ·G and, unless X is data, its input gradient G·Wᵀ; plus the
 test-set forward once per logging interval. These are the products the models really compute: for
 the paper MLP W_in·W_E and W_U^T·W_out first, then the examples through width H; for the
-Transformer the query, key and value tables of the p tokens, then W_O, the MLP and W_U. Step and
-floor are timed in the same process, alternately, as the median over repeats.
+Transformer the query, key and value tables of the p tokens, then W_O, the MLP and W_U. With R runs
+trained together every product carries the run axis (a batched product, as in the models).
 
-*Batching*: ``--batch N`` runs of the same shapes trained as one computation (`gtlib.runs.run_many`
-does this for sweeps), per run, against one run at a time (the paper MLP).
+Everything is timed in one process, the ways and the floor alternately so that all see the same
+machine state, as the median over repeats; times are per run and step.
 """
 from __future__ import annotations
 
@@ -33,8 +37,9 @@ from gtlib.presets import dense_config
 from gtlib.starting_points import build
 from gtlib.train import resolve_device, train
 
-
 DEVICE = torch.device("cpu")
+WAYS = {"autograd": {"gradients": "autograd"}, "hand-written": {},
+        "hand-written, float32 loss gradient": {"loss_gradient": "float32"}}
 
 
 def sync() -> None:
@@ -42,7 +47,7 @@ def sync() -> None:
         torch.cuda.synchronize(DEVICE)
 
 
-def median_ms(fn, steps: int) -> float:
+def timed_ms(fn, steps: int) -> float:
     sync()
     start = time.perf_counter()
     fn()
@@ -68,11 +73,12 @@ def products(cfg, n: int) -> list[tuple[int, int, int, bool]]:
     return [(n, a, b, i == 0) for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))]
 
 
-def floor_fn(cfg, steps: int):
+def floor_fn(cfg, n_runs: int, steps: int):
     data = cfg.task.build(cfg.seed)
     n_train, n_test = len(data.y_train), len(data.y_test)
+
     def randn(*shape):
-        return torch.randn(*shape, device=DEVICE)
+        return torch.randn(n_runs, *shape, device=DEVICE)
 
     train_mm = [(randn(m, k), randn(k, o), randn(m, o), from_data)
                 for m, k, o, from_data in products(cfg, n_train)]
@@ -81,10 +87,10 @@ def floor_fn(cfg, steps: int):
     def run():
         for step in range(steps):
             for x, w, g, from_data in train_mm:
-                x @ w                       # forward
-                x.T @ g                     # weight gradient
+                x @ w                                   # forward
+                x.transpose(1, 2) @ g                   # weight gradient
                 if not from_data:
-                    g @ w.T                 # input gradient
+                    g @ w.transpose(1, 2)               # input gradient
             if step % cfg.eval_every == 0:
                 for x, w in test_mm:
                     x @ w
@@ -92,16 +98,30 @@ def floor_fn(cfg, steps: int):
     return run
 
 
-def compare(cfg, steps: int, repeats: int) -> tuple[float, float]:
-    data, model = build(cfg, DEVICE)
-    step_fn = lambda: train(model, data, cfg.optim, steps, cfg.eval_every)  # noqa: E731
-    floor = floor_fn(cfg, steps)
-    step_fn(), floor()  # warm up
-    step_ms, floor_ms = [], []
-    for _ in range(repeats):  # alternate, so both see the same machine state
-        step_ms.append(median_ms(step_fn, steps))
-        floor_ms.append(median_ms(floor, steps))
-    return statistics.median(step_ms), statistics.median(floor_ms)
+def batch(cfg, n_runs: int):
+    """The data and a model of ``n_runs`` runs (seeds 0 ... R-1) of ``cfg``'s shapes, as
+    `gtlib.runs.run_many` trains a sweep."""
+    data, _ = build(cfg, DEVICE)
+    model = cfg.model.build(cfg.task.build(cfg.seed), n_runs=n_runs)
+    model.init_weights(list(range(n_runs)))
+    return data, model.to(DEVICE)
+
+
+def compare(cfg, n_runs: int, steps: int, repeats: int) -> dict[str, float]:
+    """Median ms per run and step of each way of training, and of the floor."""
+    fns = {}
+    for way, options in WAYS.items():
+        data, model = batch(cfg, n_runs)
+        fns[way] = (lambda m=model, d=data, o=options:
+                    train(m, d, cfg.optim, steps, cfg.eval_every, **o))
+    fns["floor"] = floor_fn(cfg, n_runs, steps)
+    for fn in fns.values():
+        fn()  # warm up
+    times = {name: [] for name in fns}
+    for _ in range(repeats):  # alternate, so all see the same machine state
+        for name, fn in fns.items():
+            times[name].append(timed_ms(fn, steps) / n_runs)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def host_syncs(cfg, steps: int = 200) -> str:
@@ -138,46 +158,43 @@ SETTINGS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--steps", type=int, default=100, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=4, help="MLP runs trained together (0: skip)")
+    parser.add_argument("--runs", nargs="+", type=int, default=[1, 4, 16],
+                        help="batch sizes: runs trained together")
+    parser.add_argument("--steps", type=int, default=60, help="batched steps per timed repeat (one run)")
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--full", action="store_true", help="also time a whole 30k-step MLP run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     args = parser.parse_args()
+    if min(args.runs) < 1 or args.steps < 1 or args.repeats < 1:
+        parser.error("--runs, --steps and --repeats must be positive")
     global DEVICE
     DEVICE = resolve_device(args.device)
 
-    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else platform.machine()
-    print(f"device: {where}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    where = (torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda"
+             else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads")
+    print(f"device: {where}, torch {torch.__version__}")
     if DEVICE.type == "cuda":
         print(host_syncs(dense_config(scale="paper")))
-    print("| model | training step (ms) | matmul-only floor (ms) | ratio |")
-    print("|---|---|---|---|")
+    print("\nms per run and step (median of repeats); ratio: the default (hand-written) step over "
+          "its matmul floor\n")
+    print(f"| model | runs | floor | {' | '.join(WAYS)} | ratio |")
+    print("|---|---|---|" + "---|" * len(WAYS) + "---|")
     for name in args.models:
         label, make = SETTINGS[name]
-        step, low = compare(make(), args.steps, args.repeats)
-        print(f"| {label} | {step:.2f} | {low:.2f} | {step / low:.2f}x |", flush=True)
-    cfg = dense_config(scale="paper")
-    if args.batch:
-        data, _ = build(cfg, DEVICE)
-        per_run = {}
-        for size in (1, args.batch):
-            model = cfg.model.build(cfg.task.build(cfg.seed), n_runs=size)
-            model.init_weights(list(range(size)))
-            model.to(DEVICE)
-            fn = lambda: train(model, data, cfg.optim, args.steps, cfg.eval_every)  # noqa: E731
-            fn()
-            per_run[size] = statistics.median(median_ms(fn, args.steps) for _ in range(args.repeats)) / size
-        print(f"\npaper MLP, per run and step: {per_run[args.batch]:.2f} ms with {args.batch} runs as one "
-              f"batch, {per_run[1]:.2f} ms one run at a time ({per_run[1] / per_run[args.batch]:.2f}x "
-              f"the throughput)")
+        for n_runs in args.runs:
+            # fewer steps for larger batches: each repeat takes about the same time
+            ms = compare(make(), n_runs, max(4, args.steps // n_runs), args.repeats)
+            ways = " | ".join(f"{ms[w]:.2f}" for w in WAYS)
+            print(f"| {label} | {n_runs} | {ms['floor']:.2f} | {ways} | "
+                  f"{ms['hand-written'] / ms['floor']:.2f}x |", flush=True)
     if args.full:
+        cfg = dense_config(scale="paper")
         data, model = build(cfg, DEVICE)
         sync()
         start = time.perf_counter()
         train(model, data, cfg.optim, cfg.steps, cfg.eval_every)
         sync()
-        print(f"a whole paper-scale MLP run ({cfg.steps:,} steps): {time.perf_counter() - start:.0f} s")
+        print(f"\na whole paper-scale MLP run ({cfg.steps:,} steps): {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

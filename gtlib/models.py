@@ -130,12 +130,26 @@ class PaperMLP(PrunableModel):
             "W_U": ((d_emb, n_outputs), d_emb),
         }, init_scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]."""
+    def forward(self, x: torch.Tensor, saved: dict | None = None) -> torch.Tensor:
+        """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]. ``saved`` (a dict, for
+        the hand-written backward of `gtlib.steps`) receives the intermediate tensors."""
+        return self.readout(x, self.products(saved), saved)
+
+    def products(self, saved: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weight-only products W_in W_E [R, H, p] and W_U^T W_out [R, n_outputs, H]: one step's
+        training and test forward passes share them."""
+        W_E, W_in, W_out, W_U = (self.weight(n) for n in self.weight_names)
+        if saved is not None:
+            saved.update(W_E=W_E, W_in=W_in, W_out=W_out, W_U=W_U)
+        return W_in @ W_E, W_U.transpose(-1, -2) @ W_out
+
+    def readout(self, x: torch.Tensor, products: tuple[torch.Tensor, torch.Tensor],
+                saved: dict | None = None) -> torch.Tensor:
+        w_in, w_out = products
         tokens = x.sum(-2)                                             # [., N, p] two-hot
-        w_in = self.weight("W_in") @ self.weight("W_E")                # [R, H, p]
-        w_out = self.weight("W_U").transpose(-1, -2) @ self.weight("W_out")  # [R, n_outputs, H]
         hidden = torch.relu(tokens @ w_in.transpose(-1, -2))           # [R, N, H]
+        if saved is not None:
+            saved.update(tokens=tokens, w_in=w_in, w_out=w_out, hidden=hidden)
         return hidden @ w_out.transpose(-1, -2)
 
 
@@ -195,44 +209,61 @@ class OneLayerTransformer(PrunableModel):
         self.d_head, self.positional, self.mlp_bias = d_head, positional, mlp_bias
         self._ids_of: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]."""
-        W = self.weight
+    def forward(self, x: torch.Tensor, saved: dict | None = None) -> torch.Tensor:
+        """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]. ``saved`` (a dict, for
+        the hand-written backward of `gtlib.steps`) receives the intermediate tensors."""
+        return self.readout(x, self.products(saved), saved)
+
+    def products(self, saved: dict | None = None) -> dict[str, torch.Tensor]:
+        """The weight-only part of the forward pass: the effective weights and, since before the
+        attention every row of the residual stream is a token's embedding (plus its position's), the
+        tables [R, p, n_h·d_h] of every token's key, value and query (p rows rather than 2N). One
+        step's training and test forward passes share them."""
+        W = {n: self.weight(n) for n in self.fan_in}
+        W["emb"] = W["W_E"].transpose(-1, -2)                                     # [R, p, d]
+        for name in ("Q", "K", "V"):
+            W[f"w_{name.lower()}"] = W[f"W_{name}"].flatten(1, 2).transpose(-1, -2)  # [R, d, n_h·d_h]
+        W.update(keys=W["emb"] @ W["w_k"], values=W["emb"] @ W["w_v"], queries=W["emb"] @ W["w_q"])
+        if saved is not None:
+            saved.update(W)
+        return W
+
+    def readout(self, x: torch.Tensor, W: dict[str, torch.Tensor], saved: dict | None = None) -> torch.Tensor:
         R, N = self.n_runs, x.shape[1]
-        n_h, d_h = W("W_Q").shape[1:3]
-        # Before the attention every row of the residual stream is a token's embedding (plus its
-        # position's), so its queries, keys and values are rows of [p, n_h·d_h] tables: build the
-        # tables (p rows rather than 2N) and look the tokens up.
-        emb = W("W_E").transpose(-1, -2)                                          # [R, p, d]
-        w_q, w_k, w_v = (W(n).flatten(1, 2).transpose(-1, -2) for n in ("W_Q", "W_K", "W_V"))
+        n_h, d_h = W["W_Q"].shape[1:3]
         # The same data tensor comes back every step: find its token ids once.
         if self._ids_of is None or self._ids_of[0] is not x:
             self._ids_of = (x, _one_hot_ids(x))
         ids = self._ids_of[1]
         both = _token_rows(x.flatten(1, 2), None if ids is None else ids.flatten(1, 2), R)  # 2N tokens
         last_tok = _token_rows(x[:, :, -1], None if ids is None else ids[:, :, -1], R)  # N last tokens
-        k = both(emb @ w_k).view(R, N, 2, n_h * d_h)
-        v = both(emb @ w_v).view(R, N, 2, n_h * d_h)
-        q = last_tok(emb @ w_q)                                                   # [R, N, n_h·d_h]
-        last = last_tok(emb)                                                      # [R, N, d]
+        k = both(W["keys"]).view(R, N, 2, n_h * d_h)
+        v = both(W["values"]).view(R, N, 2, n_h * d_h)
+        q = last_tok(W["queries"])                                                # [R, N, n_h·d_h]
+        last = last_tok(W["emb"])                                                 # [R, N, d]
         if self.positional:
-            pos = W("W_pos")                                                      # [R, 2, d]
-            k = k + (pos @ w_k)[:, None]
-            v = v + (pos @ w_v)[:, None]
-            q = q + pos[:, None, -1] @ w_q
+            pos = W["W_pos"]                                                      # [R, 2, d]
+            k = k + (pos @ W["w_k"])[:, None]
+            v = v + (pos @ W["w_v"])[:, None]
+            q = q + pos[:, None, -1] @ W["w_q"]
             last = last + pos[:, None, -1]
         k, v = k.view(R, N, 2, n_h, d_h), v.view(R, N, 2, n_h, d_h)
         q = q.view(R, N, 1, n_h, d_h)
         attn = torch.softmax((q * k).sum(-1) / math.sqrt(d_h), dim=2)            # [R, N, 2, n_h]
         z = (attn.unsqueeze(-1) * v).sum(2).flatten(2)                            # [R, N, n_h·d_h]
-        last = last + z @ W("W_O").transpose(-1, -2)
-        pre = last @ W("W_in").transpose(-1, -2)
+        last = last + z @ W["W_O"].transpose(-1, -2)
+        pre = last @ W["W_in"].transpose(-1, -2)
         if self.mlp_bias:
-            pre = pre + W("b_in")[:, None]
-        mlp = torch.relu(pre) @ W("W_out").transpose(-1, -2)
+            pre = pre + W["b_in"][:, None]
+        hidden = torch.relu(pre)
+        mlp = hidden @ W["W_out"].transpose(-1, -2)
         if self.mlp_bias:
-            mlp = mlp + W("b_out")[:, None]
-        return (last + mlp) @ W("W_U")
+            mlp = mlp + W["b_out"][:, None]
+        if saved is not None:
+            saved.update(ids=ids, q=q, k=k, v=v, attn=attn, z=z, last=last, hidden=hidden,
+                         residual=last + mlp)
+            return saved["residual"] @ W["W_U"]
+        return (last + mlp) @ W["W_U"]
 
 
 @MODELS.register("transformer")

@@ -13,6 +13,7 @@ import datetime
 import functools
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from . import __version__, cluster, edge_popup, probes, starting_points
 from .config import RunConfig, to_json
 from .paths import REPO_ROOT
 from .starting_points import needs_parent
+from .steps import LOSS_GRADIENT, LOSS_GRADIENT_ENV, Step, check_choices
 from .store import CorruptRunError, Run, Store
 from .tasks import Dataset
 from .train import resolve_device, train
@@ -79,7 +81,7 @@ def check_committable(store: Store, n_runs: int) -> None:
 
 
 def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", force: bool = False,
-        progress: bool = True, resume_every: int = 1000) -> Run:
+        progress: bool = True, resume_every: int = 1000, loss_gradient: str | None = None) -> Run:
     """The finished run for ``cfg``: loaded from the store, or trained and stored.
 
     ``force=True`` retrains this run (not its parents). An interrupted run resumes from its last
@@ -88,12 +90,13 @@ def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", for
     provenance.
     """
     return run_many([cfg], store, device=device, force=force, progress=progress,
-                    resume_every=resume_every)[0]
+                    resume_every=resume_every, loss_gradient=loss_gradient)[0]
 
 
 def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: str = "auto",
              force: bool = False, progress: bool = True, batch: int = 16,
-             resume_every: int = 1000, executor: Executor | Client | None = None) -> list[Run]:
+             resume_every: int = 1000, executor: Executor | Client | None = None,
+             loss_gradient: str | None = None) -> list[Run]:
     """Every run of a sweep, trained where missing.
 
     Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
@@ -111,8 +114,14 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     same batches, so gives the same results, bit for bit: where a run was trained never changes it.
     The price, on a cluster: a group smaller than ``batch`` is one task on one worker; a smaller
     ``batch`` (the group's size over the workers) spreads it, with other rounding.
+
+    ``loss_gradient`` (default ``$GTLIB_LOSS_GRADIENT``, else `gtlib.steps.LOSS_GRADIENT`) is the
+    precision of the loss gradient (`gtlib.steps`): a choice of rounding, not of what a run computes,
+    so it is recorded in each run's provenance, not in its key.
     """
     cfgs = list(cfgs)
+    loss_gradient = loss_gradient or os.environ.get(LOSS_GRADIENT_ENV) or LOSS_GRADIENT
+    check_choices("manual", loss_gradient)
     store = store or Store.default()
     batches = _plan(cfgs, store, force, max(batch, 1))
     if batches:
@@ -120,7 +129,7 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     # The revision of this process's code, recorded by every batch wherever it trains (a Dask worker
     # runs the same code, `gtlib.cluster` checks that, but may lack the checkout's git).
     kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every,
-                  revision=git_revision() if batches else "unknown")
+                  revision=git_revision() if batches else "unknown", loss_gradient=loss_gradient)
     if batches and executor is None:
         executor = cluster.client()
     if executor is None:
@@ -216,7 +225,7 @@ def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
 
 
 def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool,
-                 resume_every: int, revision: str) -> None:
+                 resume_every: int, revision: str, loss_gradient: str) -> None:
     dev = resolve_device(device)
     with contextlib.ExitStack() as locks:
         for cfg in sorted(cfgs, key=lambda c: c.key):
@@ -234,7 +243,7 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         if len({None if r is None else r["step"] for r in resumes}) > 1:
             locks.close()  # each run takes its own lock again below (a lock is not re-entrant)
             for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
-                _train_batch([cfg], store, device, force, progress, resume_every, revision)
+                _train_batch([cfg], store, device, force, progress, resume_every, revision, loss_gradient)
             return
         data = _stack_data([d for d, _ in starts])
         first = cfgs[0]
@@ -260,10 +269,13 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
         history = train(model, data, first.optim, first.steps, first.eval_every, sorted(set().union(*keeps)),
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
-                        progress=progress, desc=label, probes=logged)
+                        progress=progress, desc=label, probes=logged, loss_gradient=loss_gradient)
         wall = time.perf_counter() - start
+        hand_written = Step.supports(model, data)
+        step = {"gradients": "hand-written" if hand_written else "autograd",
+                "loss_gradient": loss_gradient if hand_written else "float64"}
         for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
-            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], len(cfgs), revision))
+            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], len(cfgs), revision, step))
 
 
 def _cat(dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -348,12 +360,13 @@ def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
 
 
 def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None,
-               batch: int, revision: str) -> dict:
+               batch: int, revision: str, step: dict) -> dict:
     """Where a result came from. ``wall_seconds`` is the training time of the whole batch of
-    ``batch_size`` runs it was trained with."""
+    ``batch_size`` runs it was trained with; ``step`` says how its gradients were computed (see
+    `gtlib.steps`; runs stored before it was recorded were trained with autograd and float64)."""
     return {
         "key": cfg.key, "label": cfg.label, "config": to_json(cfg),
-        "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch,
+        "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch, **step,
         "wall_seconds": round(wall, 2), "resumed_from_step": resume["step"] if resume else None,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": revision, "gtlib": __version__, "python": platform.python_version(),

@@ -44,7 +44,7 @@ def test_accuracy_and_norms():
 
 
 def test_regression_times_use_the_loss_threshold():
-    from gtlib.train import RunHistory
+    from gtlib.history import RunHistory
 
     nan = np.full(4, np.nan)
     h = RunHistory(np.array([0, 10, 20, 30]), {
