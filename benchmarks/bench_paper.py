@@ -1,13 +1,17 @@
 """The whole paper from an empty store: every run behind every book page trained again, and timed.
 
-    python benchmarks/bench_paper.py /tmp/paper                    # hours on a 2-core CPU
+    python benchmarks/bench_paper.py /tmp/paper                    # about an hour on a 2-core CPU
+    python benchmarks/bench_paper.py /tmp/paper --jobs 1           # one page at a time, 2 threads
+    python benchmarks/bench_paper.py /tmp/some --pages fig2a_mlp_three_seeds fig5_controls  # some pages
     python benchmarks/bench_paper.py /tmp/paper --scheduler local  # the runs on a local Dask cluster
     python benchmarks/bench_paper.py /tmp/paper --report           # the report of a run made before
 
 Executes every page of book/manifest.yml with `book/execute.py` (what ``make results`` runs) into
 the scratch folder given: a new store ``store/`` (``GTLIB_STORE``), an empty ``empty/`` in place of
 the committed ``results/`` (``GTLIB_RESULTS``), so that every run trains again, and the executed
-pages in ``pages/``. Then it reports, into ``report.md`` and here:
+pages in ``pages/``; by default two pages at a time, each on one torch thread (``--jobs 2``, as
+``make results``), longest first. Each page's time is written to ``book/page_seconds.json``, the
+order the next regeneration starts them in. Then it reports, into ``report.md`` and here:
 
 - the wall time from the first page to the last (``start`` and ``end`` hold the clock), and each
   page's execution time as papermill recorded it: the training of the runs it was the first to ask
@@ -46,7 +50,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
-from execute import GENERATED, claim_verdicts, pages  # noqa: E402
+from execute import GENERATED, PAGE_SECONDS, claim_verdicts, pages  # noqa: E402
 
 from gtlib import cluster  # noqa: E402
 from gtlib.store import Store  # noqa: E402
@@ -64,16 +68,20 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} on {torch.get_num_threads()} threads"
 
 
-def run_pages(scratch: Path, scheduler: str | None) -> None:
+def run_pages(scratch: Path, scheduler: str | None, jobs: int, names: list[str]) -> None:
     if (scratch / "start").exists():
         raise SystemExit(f"{scratch} holds an earlier run; --report summarises it, or start from an "
                          "empty folder to time a new one")
     (scratch / "empty").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GTLIB_STORE": str(scratch / "store"), "GTLIB_RESULTS": str(scratch / "empty")}
-    command = [sys.executable, str(ROOT / "book" / "execute.py"), "--out", str(scratch / "pages")]
+    command = [sys.executable, str(ROOT / "book" / "execute.py"), "--out", str(scratch / "pages"), *names]
     if scheduler:
         command += ["--scheduler", scheduler]
-    (scratch / "machine").write_text(machine() + (f", scheduler {scheduler}" if scheduler else "") + "\n")
+        how = f", scheduler {scheduler}"
+    else:
+        command += ["--jobs", str(jobs)]
+        how = f"; {jobs} pages at a time, each on 1 thread" if jobs > 1 else "; one page at a time"
+    (scratch / "machine").write_text(machine() + how + "\n")
     (scratch / "start").write_text(f"{time.time():.0f}\n")
     with open(scratch / "log", "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -120,6 +128,21 @@ def epoch(iso: str) -> float:
     return datetime.datetime.fromisoformat(iso).timestamp()
 
 
+def page_seconds(scratch: Path) -> dict[str, int]:
+    """Each executed page's time as papermill recorded it, pauses taken out."""
+    stops, seconds = pauses(scratch), {}
+    for page in pages():
+        path = scratch / "pages" / f"{page['output']}.ipynb"
+        if path.exists():
+            meta = nbformat.read(path, as_version=4).metadata.get("papermill", {})
+            took = meta.get("duration")
+            if took and meta.get("start_time") and meta.get("end_time"):
+                took -= paused_within(epoch(meta["start_time"]), epoch(meta["end_time"]), stops)
+            if took:
+                seconds[page["output"]] = round(took)
+    return seconds
+
+
 def report(scratch: Path) -> str:
     """The report, most important first: the wall time, the verdicts that changed, the training
     per model, each page's time, then each run whose t_mem or t_gen changed."""
@@ -163,18 +186,15 @@ def report(scratch: Path) -> str:
         lines.append(f"| {task} | {model} | {int(row.runs)} | {int(row.steps):,} | {row.training_s / 60:.1f} | "
                      f"{row.steps / row.training_s:,.0f} |")
 
-    lines += ["", "## Pages", "", "Each page's execution: the training of the runs it was the first to ask for, "
-              "then its analyses and figures.", "", "| page | execution (s) |", "|---|---:|"]
+    lines += ["", "## Pages", "", "Each page's execution: the training of the runs it was the first to ask for "
+              "(or the wait for another page training them), then its analyses and figures.", "",
+              "| page | execution (s) |", "|---|---:|"]
+    seconds = page_seconds(scratch)
     for page in pages():
-        path = scratch / "pages" / f"{page['output']}.ipynb"
-        if path.exists():
-            meta = nbformat.read(path, as_version=4).metadata.get("papermill", {})
-            seconds = meta.get("duration")
-            if seconds and meta.get("start_time") and meta.get("end_time"):
-                seconds -= paused_within(epoch(meta["start_time"]), epoch(meta["end_time"]), stops)
-            lines.append(f"| {page['output']} | {seconds:,.0f} |" if seconds else f"| {page['output']} | ? |")
-        else:
-            lines.append(f"| {page['output']} | not executed |")
+        executed = (scratch / "pages" / f"{page['output']}.ipynb").exists()
+        took = seconds.get(page["output"])
+        lines.append(f"| {page['output']} | {took:,} |" if took is not None
+                     else f"| {page['output']} | {'?' if executed else 'not executed'} |")
 
     if (RESULTS / "runs").is_dir():
         there = runs_table(RESULTS).set_index("key")
@@ -200,13 +220,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scratch", type=Path, help="the scratch folder (store, pages, log, report)")
     parser.add_argument("--scheduler", help="train on a Dask cluster: 'local' or tcp://host:8786")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="pages at a time, each on one torch thread (default 2; 1: one page on all threads)")
+    parser.add_argument("--pages", nargs="+", default=[], metavar="PAGE",
+                        help="only these pages (default: every page of the manifest)")
     parser.add_argument("--report", action="store_true", help="only report on the run in SCRATCH")
     args = parser.parse_args()
+    if args.jobs < 1:
+        raise SystemExit(f"bench_paper.py: --jobs must be a positive integer, got {args.jobs}")
     scratch = args.scratch.resolve()
     if args.scheduler and args.scheduler != "local" and not cluster._ADDRESS.fullmatch(args.scheduler):
         raise SystemExit(f"bench_paper.py: scheduler {args.scheduler!r} is not valid; use {cluster._VALID}")
     if not args.report:
-        run_pages(scratch, args.scheduler)
+        valid = [page["output"] for page in pages()]
+        unknown = sorted(set(args.pages) - set(valid))
+        if unknown:
+            raise SystemExit(f"bench_paper.py: unknown page(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        run_pages(scratch, args.scheduler, args.jobs, args.pages)
+        known = json.loads(PAGE_SECONDS.read_text()) if PAGE_SECONDS.exists() else {}
+        PAGE_SECONDS.write_text(json.dumps({**known, **page_seconds(scratch)}, indent=1) + "\n")
     elif not (scratch / "start").exists():
         raise SystemExit(f"{scratch} holds no run of this benchmark (no 'start' file)")
     text = report(scratch)

@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--runs", nargs="+", type=int, default=[1, 4, 16],
                         help="batch sizes: runs trained together")
-    parser.add_argument("--steps", type=int, default=60, help="batched steps per timed repeat (one run)")
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed repeat (one run)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--full", action="store_true", help="also time a whole 30k-step MLP run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
@@ -182,8 +182,11 @@ def main() -> None:
     for name in args.models:
         label, make = SETTINGS[name]
         for n_runs in args.runs:
-            # fewer steps for larger batches: each repeat takes about the same time
-            ms = compare(make(), n_runs, max(4, args.steps // n_runs), args.repeats)
+            # fewer steps for larger batches, but at least 30: a repeat also pays train()'s set-up
+            # and its first and last logged steps
+            cfg = make()
+            steps = max(30, args.steps // n_runs // cfg.eval_every * cfg.eval_every)
+            ms = compare(cfg, n_runs, steps, args.repeats)
             ways = " | ".join(f"{ms[w]:.2f}" for w in WAYS)
             print(f"| {label} | {n_runs} | {ms['floor']:.2f} | {ways} | "
                   f"{ms['hand-written'] / ms['floor']:.2f}x |", flush=True)

@@ -6,14 +6,25 @@
         # every page at the quick scale, failing unless every claim asserted at that scale has the
         # verdict that `gtlib.claims.QUICK` expects (claims within noise are shown, not asserted)
     python book/execute.py --scale quick --check --device cuda --out /tmp/quick-cuda
+    python book/execute.py --jobs 2             # two pages at a time, one torch thread each
     python book/execute.py --scheduler local    # missing runs trained on a Dask cluster (gtlib.cluster)
+
+With ``--jobs N`` the pages whose last execution took longest (``book/page_seconds.json``, written
+by `benchmarks/bench_paper.py`) start first, so that no long page is left alone at the end; each
+kernel has one torch thread (``OMP_NUM_THREADS=1``), so that N kernels share N cores. Two pages that
+ask for the same missing run take turns: one trains it, the other waits for the run's lock and then
+reads it. Which page trains a run first can then depend on timing, and with it the batch the run
+trains in, hence its rounding (as on another machine; the verdicts of the book are decided with that
+in mind).
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import io
 import json
+import multiprocessing
 import os
 import re
 import shlex
@@ -27,6 +38,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "book" / "manifest.yml"
 GENERATED = ROOT / "book" / "generated"
+PAGE_SECONDS = ROOT / "book" / "page_seconds.json"  # each page's last measured execution time
 VERDICT = re.compile(r"^\s*([a-z0-9_.]+): (reproduced|NOT reproduced)(.*)$", re.MULTILINE)
 STRIP_TAG = "page-strip"
 MISMATCH = "CI expects"  # gtlib.claims.MISMATCH: an asserted verdict that differs from the expected
@@ -34,6 +46,13 @@ MISMATCH = "CI expects"  # gtlib.claims.MISMATCH: an asserted verdict that diffe
 
 def pages() -> list[dict]:
     return yaml.safe_load(MANIFEST.read_text())["pages"]
+
+
+def longest_first(chosen: list[dict]) -> list[dict]:
+    """The pages in the order to start them with several jobs: longest last execution first
+    (`PAGE_SECONDS`), pages never measured first of all (they may be long), ties in manifest order."""
+    seconds = json.loads(PAGE_SECONDS.read_text()) if PAGE_SECONDS.exists() else {}
+    return sorted(chosen, key=lambda page: -seconds.get(page["output"], float("inf")))
 
 
 def command(page: dict) -> str:
@@ -119,7 +138,15 @@ def main() -> None:
     parser.add_argument("--scheduler", metavar="ADDR",
                         help="train missing runs on a Dask cluster: 'local' or tcp://host:8786 "
                              "(exported to the notebooks as GTLIB_SCHEDULER; default: none)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="pages executed at a time, each kernel on one torch thread (default 1)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.jobs > 1 and (args.scheduler or os.environ.get("GTLIB_SCHEDULER")):
+        raise SystemExit("--jobs and a Dask scheduler are two ways to use the cores; choose one")
+    if args.jobs > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"  # the papermill kernels inherit it
     for name in ("GTLIB_STORE", "GTLIB_RESULTS"):  # the kernels run in notebooks/: paths from here
         if os.environ.get(name):
             os.environ[name] = str(Path(os.environ[name]).resolve())
@@ -131,19 +158,21 @@ def main() -> None:
     unknown = sorted(set(args.names) - set(valid))
     if unknown:
         raise SystemExit(f"unknown page(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
+    chosen = [page for page in pages() if not args.names or page["output"] in args.names]
     failed = []
-    for page in pages():
-        if args.names and page["output"] not in args.names:
-            continue
-        out = execute(page, args.out, args.scale, args.device)
-        verdicts = claim_verdicts(out)
-        print(f"{page['output']}:", flush=True)
-        for claim, verdict in verdicts.items():
-            print(f"  {claim}: {verdict}", flush=True)
-        wrong = [c for c, v in verdicts.items() if MISMATCH in v]
-        if wrong:
-            failed.append(page["output"])
+    # Processes, not threads: papermill changes the working directory of its process.
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = {page["output"]: pool.submit(execute, page, args.out, args.scale, args.device)
+                for page in (longest_first(chosen) if args.jobs > 1 else chosen)}
+        for page in chosen:  # reported in the manifest's order, each when done
+            verdicts = claim_verdicts(done[page["output"]].result())
+            print(f"{page['output']}:", flush=True)
+            for claim, verdict in verdicts.items():
+                print(f"  {claim}: {verdict}", flush=True)
+            if any(MISMATCH in v for v in verdicts.values()):
+                failed.append(page["output"])
     if args.out == GENERATED:
         write_summary()
     if args.check and failed:

@@ -129,6 +129,7 @@ class PaperMLP(PrunableModel):
             "W_out": ((d_emb, d_hidden), d_hidden),
             "W_U": ((d_emb, n_outputs), d_emb),
         }, init_scale)
+        self._tokens_of: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, saved: dict | None = None) -> torch.Tensor:
         """x: one-hot tokens [R or 1, N, 2, p] -> logits [R, N, n_outputs]. ``saved`` (a dict, for
@@ -146,7 +147,10 @@ class PaperMLP(PrunableModel):
     def readout(self, x: torch.Tensor, products: tuple[torch.Tensor, torch.Tensor],
                 saved: dict | None = None) -> torch.Tensor:
         w_in, w_out = products
-        tokens = x.sum(-2)                                             # [., N, p] two-hot
+        # The same data tensor comes back every step: sum its two one-hot tokens once.
+        if self._tokens_of is None or self._tokens_of[0] is not x:
+            self._tokens_of = (x, x.sum(-2))
+        tokens = self._tokens_of[1]                                    # [., N, p] two-hot
         hidden = torch.relu(tokens @ w_in.transpose(-1, -2))           # [R, N, H]
         if saved is not None:
             saved.update(tokens=tokens, w_in=w_in, w_out=w_out, hidden=hidden)

@@ -16,7 +16,7 @@ MODELS = {"mlp": MLPConfig(d_emb=16, d_hidden=8),
           "transformer, 2 heads": TransformerConfig(d_model=16, d_mlp=12, n_heads=2)}
 
 
-def _batch(model_cfg, n_runs: int, masked: bool, task=None):
+def _batch(model_cfg, n_runs: int, masked: bool, task=None, device: str = "cpu"):
     """A model of ``n_runs`` runs (seeds 0 ... R-1) and its data with a shared run axis."""
     data = (task or ModularArithmetic(p=11, train_fraction=0.5)).build(0)
     model = model_cfg.build(data, n_runs)
@@ -27,12 +27,12 @@ def _batch(model_cfg, n_runs: int, masked: bool, task=None):
                          for n in model.weight_names})
     for name in ("x_train", "y_train", "x_test", "y_test"):
         setattr(data, name, getattr(data, name).unsqueeze(0))
-    return data, model
+    return data.to(device), model.to(device)
 
 
-def _trained(model_cfg, n_runs, masked, steps=40, task=None, **options):
+def _trained(model_cfg, n_runs, masked, steps=40, task=None, device="cpu", **options):
     """Weights, AdamW state and history after ``steps`` steps."""
-    data, model = _batch(model_cfg, n_runs, masked, task)
+    data, model = _batch(model_cfg, n_runs, masked, task, device)
     states = {}
     history = train(model, data, OptimConfig(lr=1e-2), steps, 5, [steps],
                     on_checkpoint=lambda step, w, state: states.setdefault(step, state), **options)
@@ -56,6 +56,16 @@ def test_a_hand_written_step_trains_exactly_as_autograd(model, n_runs, masked, t
     for i, state in opt_auto.items():
         for key, value in state.items():
             assert torch.equal(opt_hand[i][key], value), (i, key)
+    assert h_hand.series == h_auto.series
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_hand_written_step_trains_exactly_as_autograd_on_cuda(model):
+    w_auto, opt_auto, h_auto = _trained(MODELS[model], 3, True, device="cuda", gradients="autograd")
+    w_hand, opt_hand, h_hand = _trained(MODELS[model], 3, True, device="cuda")
+    assert all(torch.equal(w_hand[n], w_auto[n]) for n in w_auto)
+    assert all(torch.equal(opt_hand[i][k], v) for i, state in opt_auto.items() for k, v in state.items())
     assert h_hand.series == h_auto.series
 
 
@@ -98,6 +108,7 @@ def test_the_float32_loss_gradient_is_the_float64_one_up_to_float32_rounding():
         assert not torch.equal(g32, g64)
         torch.testing.assert_close(g32, g64, rtol=1e-4, atol=1e-7)
     assert Step(model, data, loss_gradient="float32")(logged=False)[1] is None  # no loss unless logged
+    assert Step(model, data)(logged=False)[1] is None
 
 
 def test_the_float32_loss_gradient_keeps_its_precision_on_confident_examples():
