@@ -320,14 +320,27 @@ class DeepMLP(PrunableModel):
         super().__init__(n_runs, prunable, init_scale, other)
         self.bias = bias
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [R or 1, N, d_in] -> outputs [R, N, d_out]."""
+    def forward(self, x: torch.Tensor, saved: dict | None = None) -> torch.Tensor:
+        """x: [R or 1, N, d_in] -> outputs [R, N, d_out]. ``saved`` (a dict, for the hand-written
+        backward of `gtlib.steps`) receives the effective weights and each layer's input."""
+        return self.readout(x, self.products(saved), saved)
+
+    def products(self, saved: dict | None = None) -> dict[str, torch.Tensor]:
+        """The effective weights (a plain MLP has no weight-only products to share)."""
+        W = {n: self.weight(n) for n in self.fan_in}
+        if saved is not None:
+            saved.update(W)
+        return W
+
+    def readout(self, x: torch.Tensor, W: dict[str, torch.Tensor], saved: dict | None = None) -> torch.Tensor:
         n_layers = len(self.weight_names)
         for i in range(1, n_layers + 1):
-            x = x @ self.weight(f"W_{i}").transpose(-1, -2)
+            if saved is not None:
+                saved[f"in_{i}"] = x
+            x = x @ W[f"W_{i}"].transpose(-1, -2)
             if i < n_layers:
                 if self.bias:
-                    x = x + self.weight(f"b_{i}")[:, None]
+                    x = x + W[f"b_{i}"][:, None]
                 x = torch.relu(x)
         return x
 

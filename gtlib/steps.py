@@ -25,8 +25,8 @@ import math
 
 import torch
 
-from .metrics import cross_entropy
-from .models import OneLayerTransformer, PaperMLP, PrunableModel
+from .metrics import cross_entropy, task_loss
+from .models import DeepMLP, OneLayerTransformer, PaperMLP, PrunableModel
 from .tasks import Dataset
 
 GRADIENTS = ("manual", "autograd")
@@ -50,22 +50,33 @@ class Step:
 
     def __init__(self, model: PrunableModel, data: Dataset, loss_gradient: str = "float64"):
         self.model, self.data, self.loss_gradient = model, data, loss_gradient
-        self.backward = _mlp_backward if isinstance(model, PaperMLP) else _transformer_backward
-        labels = data.y_train.expand(model.n_runs, -1).unsqueeze(-1)           # [R, N, 1]
-        self.labels = labels
-        # d(loss)/d(log p) of the per-run mean, as autograd computes it for the float64 loss:
-        # -1/N at each example's correct class (the same for every step).
-        self.d_logp = torch.zeros(*labels.shape[:2], data.n_outputs, dtype=torch.float64,
-                                  device=labels.device).scatter_(-1, labels, -1 / labels.shape[1])
+        self.backward = {PaperMLP: _mlp_backward, OneLayerTransformer: _transformer_backward,
+                         DeepMLP: _deep_mlp_backward}[type(model)]
+        if data.loss == "cross_entropy":
+            labels = data.y_train.expand(model.n_runs, -1).unsqueeze(-1)       # [R, N, 1]
+            self.labels = labels
+            # d(loss)/d(log p) of the per-run mean, as autograd computes it for the float64 loss:
+            # -1/N at each example's correct class (the same for every step).
+            self.d_logp = torch.zeros(*labels.shape[:2], data.n_outputs, dtype=torch.float64,
+                                      device=labels.device).scatter_(-1, labels, -1 / labels.shape[1])
+        else:  # the mean squared error, against one-hot targets for "mse_onehot"
+            y = data.y_train
+            self.targets = (y if data.loss == "mse" else
+                            torch.nn.functional.one_hot(y, data.n_outputs).to(data.x_train.dtype))
         self.saved: dict = {}
         self.names = [n for n, _ in model.named_parameters()]
 
     @staticmethod
     def supports(model: PrunableModel, data: Dataset) -> bool:
-        """A hand-written backward exists for the paper MLP and the default Transformer (no
-        positional embedding, no MLP biases, one-hot inputs), trained with cross-entropy, without
-        edge-popup scores, on a device with float64 (not Apple's MPS)."""
-        if data.loss != "cross_entropy" or model.supermask is not None or data.x_train.device.type == "mps":
+        """A hand-written backward exists for the paper MLP, the default Transformer (no positional
+        embedding, no MLP biases, one-hot inputs), both trained with cross-entropy, and the plain
+        ReLU MLP with any of the losses; without edge-popup scores, on a device with float64 (not
+        Apple's MPS)."""
+        if model.supermask is not None or data.x_train.device.type == "mps":
+            return False
+        if isinstance(model, DeepMLP):
+            return True
+        if data.loss != "cross_entropy":
             return False
         if isinstance(model, PaperMLP):
             return True
@@ -77,7 +88,10 @@ class Step:
         saved.clear()
         with torch.no_grad():
             logits = model(self.data.x_train, saved)
-            if self.loss_gradient == "float64":
+            if self.data.loss != "cross_entropy":
+                d_logits = _mse_gradient(logits, self.targets)
+                loss = task_loss(logits, self.data.y_train, self.data.loss) if logged else None
+            elif self.loss_gradient == "float64":
                 logp = torch.log_softmax(logits.to(torch.float64), dim=-1)
                 loss = -logp.gather(-1, self.labels).squeeze(-1).mean(-1) if logged else None
                 # LogSoftmaxBackward0, then the cast back to float32 (ToCopyBackward0)
@@ -100,6 +114,13 @@ class Step:
                     else self.saved)
         with torch.no_grad():
             return model.readout(x, products)
+
+
+def _mse_gradient(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """d(mean squared error)/d(outputs) as autograd computes it for `gtlib.metrics.mse`: the mean's
+    1/M (M outputs per run, rounded to float32) times the square's 2·(outputs − targets)."""
+    diff = (outputs - targets).reshape(outputs.shape[0], -1)
+    return ((torch.ones((), dtype=diff.dtype, device=diff.device) / diff.shape[1]) * (2.0 * diff)).view(outputs.shape)
 
 
 def _float32_gradient(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -181,4 +202,21 @@ def _transformer_backward(model: OneLayerTransformer, s: dict,
     g["W_E"] = (((d_emb_last + d_emb_q) + d_emb_v) + d_emb_k).transpose(-1, -2)
     for name, d_w in (("W_Q", d_w_q), ("W_K", d_w_k), ("W_V", d_w_v)):
         g[name] = d_w.transpose(-1, -2).reshape(s[name].shape)
+    return g
+
+
+def _deep_mlp_backward(model: DeepMLP, s: dict, d_out: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gradients of `DeepMLP` (x_i = ReLU(x_{i-1} W_iᵀ + b_i), no activation after the last layer)
+    with respect to the effective weights, from the last layer to the first."""
+    R, n_layers, g = model.n_runs, len(model.weight_names), {}
+    for i in range(n_layers, 0, -1):
+        if i < n_layers:
+            d_out = torch.ops.aten.threshold_backward(d_out, s[f"in_{i + 1}"], 0)
+            if model.bias:  # x + b[:, None]: the engine sums the broadcast gradient to b's shape
+                g[f"b_{i}"] = d_out.sum_to_size(R, 1, d_out.shape[-1]).squeeze(1)
+        x = s[f"in_{i}"]
+        if i == 1:  # the data: matmul broadcasts its run axis, and it needs no gradient
+            x = x.expand(R, *x.shape[1:])
+        d_out, d_w_t = _bmm_backward(x, s[f"W_{i}"].transpose(-1, -2), d_out, need_a=i > 1)
+        g[f"W_{i}"] = d_w_t.transpose(-1, -2)
     return g
