@@ -10,14 +10,17 @@ same machine and thread count (`tests/test_steps.py` compares them bit for bit).
 stays one parameter away (``gradients="autograd"`` in `gtlib.train.train`): it is the reference,
 and what any model without a hand-written backward here uses.
 
-The loss gradient comes in two precisions (``loss_gradient``):
+The gradient of the cross-entropy comes in two precisions (``loss_gradient``); the loss that is
+logged is the authors' float64 cross-entropy either way:
 
-- ``"float64"`` (the default): the authors' float64 cross-entropy, differentiated as autograd does.
-- ``"float32"``: g = (softmax(z) − onehot(y)) / N in float32, with the correct class's entry
-  computed as minus the sum of the other classes' probabilities, so that it keeps its relative
-  precision when 1 − p_y is far below float32's epsilon (where "softmax collapse" would make the
-  naive float32 gradient zero). The float64 loss is then computed only at logged steps. It changes
-  rounding (about 1e-6 relative per gradient element), as another CPU does.
+- ``"float32"`` (the default, `LOSS_GRADIENT`): g = (softmax(z) − onehot(y)) / N in float32, with
+  the correct class's entry computed as minus the sum of the other classes' probabilities, so that
+  it keeps its relative precision when 1 − p_y is far below float32's epsilon (where "softmax
+  collapse" would make the naive float32 gradient zero). It skips the float64 log-softmax and its
+  backward at every step that is not logged. It changes rounding (about 1e-6 relative per gradient
+  element), as another CPU does; why it is the default is in the README (Speed).
+- ``"float64"``: the authors' float64 cross-entropy, differentiated as autograd does (bit for bit
+  the autograd step, which always uses it).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from .tasks import Dataset
 
 GRADIENTS = ("manual", "autograd")
 LOSS_GRADIENTS = ("float64", "float32")
-LOSS_GRADIENT = "float32"  # what `gtlib.runs` trains with, unless $GTLIB_LOSS_GRADIENT says otherwise
+LOSS_GRADIENT = "float32"  # the default (for `gtlib.runs`, unless $GTLIB_LOSS_GRADIENT says otherwise)
 LOSS_GRADIENT_ENV = "GTLIB_LOSS_GRADIENT"
 
 
@@ -48,7 +51,7 @@ class Step:
     (computed only when ``logged``: nothing else reads it, so None otherwise) and the gradients in
     the order of ``model.parameters()``; ``test_outputs(x)`` reuses the step's weight-only products."""
 
-    def __init__(self, model: PrunableModel, data: Dataset, loss_gradient: str = "float64"):
+    def __init__(self, model: PrunableModel, data: Dataset, loss_gradient: str = LOSS_GRADIENT):
         self.model, self.data, self.loss_gradient = model, data, loss_gradient
         self.backward = {PaperMLP: _mlp_backward, OneLayerTransformer: _transformer_backward,
                          DeepMLP: _deep_mlp_backward}[type(model)]

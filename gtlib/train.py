@@ -21,7 +21,7 @@ from .history import History
 from .metrics import task_accuracy, task_loss
 from .models import PrunableModel
 from .probes import start as start_probes
-from .steps import Step, check_choices
+from .steps import LOSS_GRADIENT, Step, check_choices
 from .tasks import Dataset
 
 def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -73,7 +73,7 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
           on_checkpoint: Callable[[int, dict | None, dict], None] | None = None,
           resume_every: int = 1000, resume: dict | None = None, progress: bool = False,
           desc: str = "", probes: tuple[str, ...] = (), gradients: str = "manual",
-          loss_gradient: str = "float64") -> History:
+          loss_gradient: str = LOSS_GRADIENT) -> History:
     """Train ``model`` (already initialised and masked) for ``steps`` full-batch AdamW steps.
 
     ``data`` tensors carry a leading run axis of size R or 1 (shared by all runs).
@@ -84,9 +84,9 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     ``probes`` names quantities (`gtlib.probes`) logged beside the standard series.
 
     ``gradients``: ``"manual"`` uses the hand-written backward of `gtlib.steps` where the model has
-    one (bit for bit the same result, faster), ``"autograd"`` always autograd. ``loss_gradient``:
-    ``"float64"`` or ``"float32"`` (the cheaper loss gradient of `gtlib.steps`; hand-written steps
-    only, other rounding).
+    one, ``"autograd"`` always autograd. ``loss_gradient`` (cross-entropy only): ``"float32"`` (the
+    default, `gtlib.steps`) or ``"float64"``, the authors' loss differentiated as autograd does;
+    autograd always uses float64. With ``"float64"`` the two ways give the same result bit for bit.
     """
     check_choices(gradients, loss_gradient)
     keep_heap()  # no page faults from glibc trimming the step's temporaries (`gtlib.heap`)

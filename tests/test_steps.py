@@ -59,7 +59,7 @@ def test_a_hand_written_step_trains_exactly_as_autograd(model, n_runs, masked, t
     torch.set_num_threads(threads)
     try:
         w_auto, opt_auto, h_auto = _trained(model, n_runs, masked, gradients="autograd")
-        w_hand, opt_hand, h_hand = _trained(model, n_runs, masked)
+        w_hand, opt_hand, h_hand = _trained(model, n_runs, masked, loss_gradient="float64")
     finally:
         torch.set_num_threads(before)
     for name in w_auto:
@@ -74,7 +74,7 @@ def test_a_hand_written_step_trains_exactly_as_autograd(model, n_runs, masked, t
 @pytest.mark.parametrize("model", list(MODELS))
 def test_a_hand_written_step_trains_exactly_as_autograd_on_cuda(model):
     w_auto, opt_auto, h_auto = _trained(model, 3, True, device="cuda", gradients="autograd")
-    w_hand, opt_hand, h_hand = _trained(model, 3, True, device="cuda")
+    w_hand, opt_hand, h_hand = _trained(model, 3, True, device="cuda", loss_gradient="float64")
     assert all(torch.equal(w_hand[n], w_auto[n]) for n in w_auto)
     assert all(torch.equal(opt_hand[i][k], v) for i, state in opt_auto.items() for k, v in state.items())
     np.testing.assert_equal(h_hand.series, h_auto.series)  # NaN accuracies of regression included
@@ -111,14 +111,14 @@ def test_adamw_without_the_wrapper_updates_exactly_as_torch():
 
 def test_the_float32_loss_gradient_is_the_float64_one_up_to_float32_rounding():
     data, model = _batch("mlp", 2, False)
-    exact = Step(model, data)(logged=True)
+    exact = Step(model, data, loss_gradient="float64")(logged=True)
     cheap = Step(model, data, loss_gradient="float32")(logged=True)
     assert torch.equal(cheap[0], exact[0]) and torch.equal(cheap[1], exact[1])  # the float64 loss
     for g32, g64 in zip(cheap[2], exact[2]):
         assert not torch.equal(g32, g64)
         torch.testing.assert_close(g32, g64, rtol=1e-4, atol=1e-7)
     assert Step(model, data, loss_gradient="float32")(logged=False)[1] is None  # no loss unless logged
-    assert Step(model, data)(logged=False)[1] is None
+    assert Step(model, data, loss_gradient="float64")(logged=False)[1] is None
 
 
 def test_the_float32_loss_gradient_keeps_its_precision_on_confident_examples():
@@ -137,7 +137,7 @@ def test_the_float32_loss_gradient_keeps_its_precision_on_confident_examples():
 
 def test_the_float32_path_logs_the_float64_loss():
     data, model = _batch("transformer", 1, False)
-    history = train(model, data, OptimConfig(lr=1e-2), 10, 5, loss_gradient="float32")
+    history = train(model, data, OptimConfig(lr=1e-2), 10, 5)  # the float32 loss gradient: the default
     with torch.no_grad():
         assert math.isclose(history.series["train_loss"][-1][0],
                             cross_entropy(model(data.x_train), data.y_train).item(), rel_tol=0, abs_tol=0)
