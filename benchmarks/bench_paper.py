@@ -27,9 +27,11 @@ order the next regeneration starts them in. Then it reports, into ``report.md`` 
 An interrupted run goes on where it stopped when started again (the store resumes every run from its
 last resume point), but its wall time then no longer means anything: start from an empty folder to
 time it. Nothing else should run on the machine meanwhile; to use the machine for something else, pause
-the run (``kill -STOP -PGID``, later ``kill -CONT -PGID``) and write each pause into ``pauses`` as a
-line "STOP CONT" (epoch seconds): the report takes the pauses out of the wall time, of the page and
-of the batch of runs they interrupted.
+the run (``kill -STOP -PGID``, later ``kill -CONT -PGID``, and the same for each notebook kernel,
+``pkill -STOP -f ipykernel_launcher``: the kernels run in sessions of their own, so stopping the
+benchmark's process group leaves them training) and write each pause into ``pauses`` as a line
+"STOP CONT" (epoch seconds): the report takes the pauses out of the wall time, of the page and of
+the batch of runs they interrupted.
 """
 from __future__ import annotations
 
@@ -179,8 +181,11 @@ def report(scratch: Path) -> str:
         return "\n".join(lines + ["", "No run finished yet."])
     by = runs.groupby(["task", "model"]).agg(runs=("key", "size"), steps=("steps", "sum"),
                                              training_s=("share_s", "sum"))
+    parallel = ("Pages were executed several at a time (above), so batches trained at once, each on one "
+                "thread: the rates are per process, and the minutes add up to more than the wall time."
+                if "pages at a time" in where else "")
     lines += ["", "## Training", "", f"{len(runs)} runs, {runs['steps'].sum():,} training steps, "
-              f"{runs['share_s'].sum() / 60:.1f} min of training (each run's share of its batch):", "",
+              f"{runs['share_s'].sum() / 60:.1f} min of training (each run's share of its batch). {parallel}".rstrip(), "",
               "| task | model | runs | steps | training (min) | run steps/s |", "|---|---|---:|---:|---:|---:|"]
     for (task, model), row in by.iterrows():
         lines.append(f"| {task} | {model} | {int(row.runs)} | {int(row.steps):,} | {row.training_s / 60:.1f} | "

@@ -66,3 +66,19 @@ def test_every_figure_of_the_paper_has_a_page_or_a_reason():
         assert item["figure"] in shown or item.get("why"), item["figure"]
     listed = {item["figure"] for item in manifest["paper"]}
     assert shown <= listed, f"pages show figures the paper list lacks: {shown - listed}"
+
+
+def test_pages_at_a_time_start_longest_first_and_unmeasured_pages_before_all(tmp_path, monkeypatch):
+    seconds = tmp_path / "page_seconds.json"
+    seconds.write_text('{"short": 10, "long": 900, "middle": 300, "tie": 300}')
+    monkeypatch.setattr(execute, "PAGE_SECONDS", seconds)
+    chosen = [{"output": name} for name in ("short", "middle", "new", "long", "tie")]
+    assert [p["output"] for p in execute.longest_first(chosen)] == ["new", "long", "middle", "tie", "short"]
+    monkeypatch.setattr(execute, "PAGE_SECONDS", tmp_path / "absent.json")
+    assert execute.longest_first(chosen) == chosen  # never measured: the manifest's order
+
+
+def test_the_committed_page_times_name_pages_of_the_manifest():
+    import json
+    names = {page["output"] for page in execute.pages()}
+    assert set(json.loads(execute.PAGE_SECONDS.read_text())) <= names
