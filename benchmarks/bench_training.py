@@ -9,8 +9,8 @@
 forward, loss, backward, fused AdamW, and, at the logging interval, the test forward and the weight
 norms, exactly as in a paper-scale run. Three ways, each one parameter of `train`:
 *autograd* (``gradients="autograd"``, the reference), *hand-written with the float64 loss gradient*
-(`gtlib.steps`, bit for bit the autograd step), and *hand-written with the float32 loss gradient*
-(the default: other rounding). The MNIST MLP is trained with the mean squared error, which has no
+(`gtlib.steps`, bit for bit the autograd step; the default), and *hand-written with the float32
+loss gradient* (other rounding). The MNIST MLP is trained with the mean squared error, which has no
 float64 variant: its last two ways are the same.
 
 *Floor*: only the matrix products of the same shapes, in plain torch without autograd: every forward
@@ -39,9 +39,9 @@ from gtlib.train import resolve_device, train
 
 DEVICE = torch.device("cpu")
 WAYS = {"autograd": {"gradients": "autograd"},
-        "hand-written, float64 loss gradient": {"loss_gradient": "float64"},
-        "hand-written, float32 loss gradient (default)": {"loss_gradient": "float32"}}
-DEFAULT = "hand-written, float32 loss gradient (default)"
+        "hand-written, float64 loss gradient (default)": {"loss_gradient": "float64"},
+        "hand-written, float32 loss gradient": {"loss_gradient": "float32"}}
+DEFAULT = "hand-written, float64 loss gradient (default)"
 
 
 def sync() -> None:
@@ -177,7 +177,7 @@ def main() -> None:
     print(f"device: {where}, torch {torch.__version__}")
     if DEVICE.type == "cuda":
         print(host_syncs(dense_config(scale="paper")))
-    print("\nms per run and step (median of repeats); ratio: the default step (hand-written, float32 "
+    print("\nms per run and step (median of repeats); ratio: the default step (hand-written, float64 "
           "loss gradient) over its matmul floor\n")
     print(f"| model | runs | floor | {' | '.join(WAYS)} | ratio |")
     print("|---|---|---|" + "---|" * len(WAYS) + "---|")

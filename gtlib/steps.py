@@ -4,23 +4,24 @@ A full-batch step of these small models is dominated by per-operation overhead (
 not arithmetic: autograd records about 300 operations per paper-MLP step and 755 per Transformer
 step. The backward passes here call the *same kernels on the same tensor views* that autograd's
 backward formulas call (``torch.bmm`` with ``BmmBackward0``'s operands, ``threshold_backward``,
-``_softmax_backward_data``, ``embedding_dense_backward``, sums in the order the autograd engine
-accumulates them), so a step gives exactly the weights and AdamW state of the autograd step on the
-same machine and thread count (`tests/test_steps.py` compares them bit for bit). The autograd path
+``_softmax_backward_data``, sums in the order the autograd engine accumulates them; for the
+embedding's gradient, ``index_add_``, which adds the same rows in the same order as autograd's
+kernel), so a step gives exactly the weights and AdamW state of the autograd step on the same
+machine and thread count (`tests/test_steps.py` compares them bit for bit). The autograd path
 stays one parameter away (``gradients="autograd"`` in `gtlib.train.train`): it is the reference,
 and what any model without a hand-written backward here uses.
 
 The gradient of the cross-entropy comes in two precisions (``loss_gradient``); the loss that is
 logged is the authors' float64 cross-entropy either way:
 
-- ``"float32"`` (the default, `LOSS_GRADIENT`): g = (softmax(z) − onehot(y)) / N in float32, with
+- ``"float64"`` (the default, `LOSS_GRADIENT`): the authors' float64 cross-entropy, differentiated
+  as autograd does (bit for bit the autograd step, which always uses it).
+- ``"float32"``: g = (softmax(z) − onehot(y)) / N in float32, with
   the correct class's entry computed as minus the sum of the other classes' probabilities, so that
   it keeps its relative precision when 1 − p_y is far below float32's epsilon (where "softmax
   collapse" would make the naive float32 gradient zero). It skips the float64 log-softmax and its
   backward at every step that is not logged. It changes rounding (about 1e-6 relative per gradient
-  element), as another CPU does; why it is the default is in the README (Speed).
-- ``"float64"``: the authors' float64 cross-entropy, differentiated as autograd does (bit for bit
-  the autograd step, which always uses it).
+  element), as another CPU does; why it is not the default is in the README (Speed).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .tasks import Dataset
 
 GRADIENTS = ("manual", "autograd")
 LOSS_GRADIENTS = ("float64", "float32")
-LOSS_GRADIENT = "float32"  # the default (for `gtlib.runs`, unless $GTLIB_LOSS_GRADIENT says otherwise)
+LOSS_GRADIENT = "float64"  # the default (for `gtlib.runs`, unless $GTLIB_LOSS_GRADIENT says otherwise)
 LOSS_GRADIENT_ENV = "GTLIB_LOSS_GRADIENT"
 
 
@@ -123,7 +124,8 @@ def _mse_gradient(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """d(mean squared error)/d(outputs) as autograd computes it for `gtlib.metrics.mse`: the mean's
     1/M (M outputs per run, rounded to float32) times the square's 2·(outputs − targets)."""
     diff = (outputs - targets).reshape(outputs.shape[0], -1)
-    return ((torch.ones((), dtype=diff.dtype, device=diff.device) / diff.shape[1]) * (2.0 * diff)).view(outputs.shape)
+    mean = torch.ones((), dtype=diff.dtype, device=diff.device) / diff.shape[1]
+    return (mean * (2.0 * diff)).view(outputs.shape)
 
 
 def _float32_gradient(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -84,9 +84,10 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     ``probes`` names quantities (`gtlib.probes`) logged beside the standard series.
 
     ``gradients``: ``"manual"`` uses the hand-written backward of `gtlib.steps` where the model has
-    one, ``"autograd"`` always autograd. ``loss_gradient`` (cross-entropy only): ``"float32"`` (the
-    default, `gtlib.steps`) or ``"float64"``, the authors' loss differentiated as autograd does;
-    autograd always uses float64. With ``"float64"`` the two ways give the same result bit for bit.
+    one, ``"autograd"`` always autograd. ``loss_gradient`` (cross-entropy only): ``"float64"`` (the
+    default: the authors' loss differentiated as autograd does, so the two ways give the same
+    result bit for bit) or ``"float32"`` (`gtlib.steps`: cheaper, other rounding; hand-written
+    steps only).
     """
     check_choices(gradients, loss_gradient)
     keep_heap()  # no page faults from glibc trimming the step's temporaries (`gtlib.heap`)

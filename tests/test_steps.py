@@ -59,7 +59,7 @@ def test_a_hand_written_step_trains_exactly_as_autograd(model, n_runs, masked, t
     torch.set_num_threads(threads)
     try:
         w_auto, opt_auto, h_auto = _trained(model, n_runs, masked, gradients="autograd")
-        w_hand, opt_hand, h_hand = _trained(model, n_runs, masked, loss_gradient="float64")
+        w_hand, opt_hand, h_hand = _trained(model, n_runs, masked)  # the float64 loss gradient: the default
     finally:
         torch.set_num_threads(before)
     for name in w_auto:
@@ -137,7 +137,7 @@ def test_the_float32_loss_gradient_keeps_its_precision_on_confident_examples():
 
 def test_the_float32_path_logs_the_float64_loss():
     data, model = _batch("transformer", 1, False)
-    history = train(model, data, OptimConfig(lr=1e-2), 10, 5)  # the float32 loss gradient: the default
+    history = train(model, data, OptimConfig(lr=1e-2), 10, 5, loss_gradient="float32")
     with torch.no_grad():
         assert math.isclose(history.series["train_loss"][-1][0],
                             cross_entropy(model(data.x_train), data.y_train).item(), rel_tol=0, abs_tol=0)
