@@ -114,7 +114,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
 
 # The whole paper from an empty store (every run trained again, every page executed), timed, and
-# compared with the committed runs and pages: about an hour on a 2-core CPU, pages as `make results`
+# compared with the committed runs and pages: about 70 minutes on a 2-core CPU, pages as `make results`
 # executes them (JOBS, SCHEDULER). SCRATCH must be new or empty.
 SCRATCH ?= _build/paper-from-scratch
 bench-paper: $(STAMP)

@@ -1,10 +1,10 @@
 """The whole paper from an empty store: every run behind every book page trained again, and timed.
 
-    python benchmarks/bench_paper.py /tmp/paper                    # about an hour on a 2-core CPU
-    python benchmarks/bench_paper.py /tmp/paper --jobs 1           # one page at a time, 2 threads
-    python benchmarks/bench_paper.py /tmp/some --pages fig2a_mlp_three_seeds fig5_controls  # some pages
-    python benchmarks/bench_paper.py /tmp/paper --scheduler local  # the runs on a local Dask cluster
-    python benchmarks/bench_paper.py /tmp/paper --report           # the report of a run made before
+    python benchmarks/bench_paper.py _build/paper                  # about 70 minutes on a 2-core CPU
+    python benchmarks/bench_paper.py _build/paper --jobs 1         # one page at a time, 2 threads
+    python benchmarks/bench_paper.py _build/some --pages fig2a_mlp_three_seeds fig5_controls  # some pages
+    python benchmarks/bench_paper.py _build/paper --scheduler local  # the runs on a local Dask cluster
+    python benchmarks/bench_paper.py _build/paper --report         # the report of a run made before
 
 Executes every page of book/manifest.yml with `book/execute.py` (what ``make results`` runs) into
 the scratch folder given: a new store ``store/`` (``GTLIB_STORE``), an empty ``empty/`` in place of
