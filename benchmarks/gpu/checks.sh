@@ -14,7 +14,7 @@ timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_steps.py 2>&1 | 
 echo "tests/test_steps.py: exit $? in $(( $(date +%s) - t )) s" | tee -a $OUT/gpu.txt
 t=$(date +%s)
 # (without torch's warning that its sync debug mode is a prototype, which names the machine's paths)
-timeout 200 python3 benchmarks/bench_training.py --device cuda --repeats 5 2>&1 | grep -v -e "sync debug mode is a prototype" -e "_cuda_set_sync_debug_mode" | tee $OUT/bench.log
+timeout 200 python3 benchmarks/bench_training.py --device cuda --repeats 5 2>&1 | grep -v -e "debug mode is a prototype" -e "_cuda_set_sync_debug_mode" | tee $OUT/bench.log
 echo "bench: exit $? in $(( $(date +%s) - t )) s" | tee -a $OUT/gpu.txt
 for grad in float64 float32; do
   t=$(date +%s)
