@@ -24,6 +24,7 @@ from .probes import start as start_probes
 from .steps import LOSS_GRADIENT, Step, check_choices
 from .tasks import Dataset
 
+
 def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimizer:
     # The fused kernel (CPU and CUDA) updates every tensor in one pass: about 4x faster than the
     # default on this model, and the same arithmetic.
@@ -51,7 +52,7 @@ class AdamW:
         # contiguous, as autograd's AccumulateGrad stores a gradient (the fused kernel reads them flat)
         grads = [None if g is None else g.contiguous() for g in grads]
         if not group["fused"] or not self.optimizer.state or any(g is None for g in grads):
-            # the first step creates the state
+            # torch's own step: the first one creates the state; a frozen parameter is skipped
             for param, grad in zip(self.params, grads):
                 param.grad = grad
             self.optimizer.step()
