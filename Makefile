@@ -68,8 +68,8 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
-# Every page of the manifest at the quick scale: each claim asserted there (gtlib.claims.QUICK)
-# must have its expected verdict.
+# Every page of the manifest at the quick scale, and each notebook at its defaults: each claim
+# asserted there (gtlib/expected_quick.json) must have its expected verdict.
 # (python -m gtlib claims: the runs and the checks of every page, without Jupyter or plots; nbval
 # executes the notebooks themselves, and `make claims-pages` the same pages through Jupyter.)
 claims: $(STAMP)
@@ -78,15 +78,21 @@ claims: $(STAMP)
 claims-pages: $(STAMP)
 	$(PY) book/execute.py --scale quick --check --out _build/quick
 
-# The same claims under other float rounding, each from an empty store: torch's non-vectorised
-# kernels (as on another CPU), then one thread. Every asserted verdict must agree.
+# The quick claims as `make claims` checks them (the recording machine), then under other float
+# rounding, each from an empty store: torch's non-vectorised kernels (as on another CPU), then one
+# thread. Each run records its verdicts (a surprise there does not stop make: the last command
+# judges them all). Every asserted verdict must agree; WRITE_EXPECTED=1 instead writes
+# gtlib/expected_quick.json by the rule of gtlib/claims.py, with the margins measured.
 PERTURBED := _build/perturbed
 claims-perturbed: $(STAMP)
 	rm -rf $(PERTURBED) && mkdir -p $(PERTURBED)/empty
-	ATEN_CPU_CAPABILITY=default GTLIB_STORE=$(PERTURBED)/store-default GTLIB_RESULTS=$(PERTURBED)/empty \
-		$(PY) -m gtlib claims --scale quick
-	OMP_NUM_THREADS=1 GTLIB_STORE=$(PERTURBED)/store-one-thread GTLIB_RESULTS=$(PERTURBED)/empty \
-		$(PY) -m gtlib claims --scale quick
+	-$(PY) -m gtlib claims --scale quick --jobs 2 --record $(PERTURBED)/recording-machine
+	-ATEN_CPU_CAPABILITY=default GTLIB_STORE=$(PERTURBED)/store-default GTLIB_RESULTS=$(PERTURBED)/empty \
+		$(PY) -m gtlib claims --scale quick --record $(PERTURBED)/aten-default
+	-OMP_NUM_THREADS=1 GTLIB_STORE=$(PERTURBED)/store-one-thread GTLIB_RESULTS=$(PERTURBED)/empty \
+		$(PY) -m gtlib claims --scale quick --record $(PERTURBED)/one-thread
+	$(PY) -m gtlib expected $(PERTURBED)/recording-machine $(PERTURBED)/aten-default $(PERTURBED)/one-thread \
+		$(if $(WRITE_EXPECTED),--write)
 
 # Regenerate the committed paper-scale runs: every page of the manifest, storing into results/,
 # JOBS pages at a time on one torch thread each (default 2: both cores busy; JOBS=1 runs one page on

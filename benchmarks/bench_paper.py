@@ -52,10 +52,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
-from execute import GENERATED, PAGE_SECONDS, claim_verdicts, pages  # noqa: E402
+from execute import GENERATED, PAGE_SECONDS, claim_verdicts, pages
 
-from gtlib import cluster  # noqa: E402
-from gtlib.store import Store  # noqa: E402
+from gtlib import cluster
+from gtlib.claims import word
+from gtlib.store import Store
 
 RESULTS = ROOT / "results"
 
@@ -154,7 +155,7 @@ def report(scratch: Path) -> str:
     runs = runs_table(scratch / "store", stops)
     where = (scratch / "machine").read_text().strip() if (scratch / "machine").exists() else "not recorded"
     code = ", ".join(sorted(set(runs["git"]))) if not runs.empty else "no run finished"
-    stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     held = f" (paused {sum(b - a for a, b in stops) / 60:.1f} min, not counted)" if stops else ""
     lines = ["# The whole paper from an empty store", "", f"Machine: {where}. Code: commit {code}.", ""]
     if end is None:
@@ -167,9 +168,9 @@ def report(scratch: Path) -> str:
     changed, compared = [], 0
     for page in pages():
         here, built = scratch / "pages" / f"{page['output']}.ipynb", GENERATED / f"{page['output']}.ipynb"
-        if here.exists() and built.exists():
+        if here.with_suffix(".verdicts.json").exists() and built.with_suffix(".verdicts.json").exists():
             compared += 1
-            a, b = claim_verdicts(here), claim_verdicts(built)
+            a, b = ({v["id"]: word(v["holds"]) for v in claim_verdicts(p)} for p in (here, built))
             changed += [f"| {page['output']} | {c} | {a.get(c, '-')} | {b.get(c, '-')} |"
                         for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
     lines += ["", "## Verdicts", "", f"Claim verdicts against the committed pages: {compared} pages compared, "

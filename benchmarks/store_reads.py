@@ -2,19 +2,14 @@
 
     python benchmarks/store_reads.py _build/reads           # every page (a few minutes), the report
     python benchmarks/store_reads.py _build/reads --report  # the report of a measurement made before
-    python benchmarks/store_reads.py _build/reads --trim    # measure, then drop from results/ what
-                                                            # no page reads or asks to keep
 
 Executes every page of book/manifest.yml with `book/execute.py` into the scratch folder given (pages
 in ``pages/``, anything missing trained into ``store/``), each with ``$GTLIB_READ_LOG`` set, so that
-the store logs every run file the page's kernel reads and every request for a run, with the
-checkpoints it asks the run to keep (`gtlib.store`). Then it writes ``store_reads.md`` beside this
-script: per page, the runs and megabytes it reads; per kind of file (history, masks, θ0,
-intermediate checkpoints, final weights), what ``results/`` stores and what any page reads.
-
-With ``--trim``, each committed run that the pages ask for is rewritten (`gtlib.store.trim`) to keep
-the weights at the steps some request asks it to keep or some page reads, and its mask as booleans;
-a run no page asks for is left as it is. Keys, histories and masks do not change, so no verdict can.
+the store logs every run file the page's kernel reads (`gtlib.store`). Then it writes
+``store_reads.md`` beside this script: per page, the runs and megabytes it reads; per kind of file
+(history, masks, θ0, intermediate checkpoints, final weights), what ``results/`` stores and what any
+page reads. (What a run keeps is part of its configuration, so a run that keeps files no page reads
+is changed by asking for a run that keeps less, never by rewriting a sealed folder.)
 """
 from __future__ import annotations
 
@@ -26,8 +21,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-
-from gtlib.store import trim
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "runs"
@@ -62,39 +55,22 @@ def measure(scratch: Path) -> None:
         print(f"{page}: {len(set(log.read_text().split())) if log.exists() else 0} files read", flush=True)
 
 
-def logged(scratch: Path) -> tuple[dict[tuple[str, str], set[str]], dict[str, set[int]]]:
-    """From the pages' logs: (key, file) -> the pages that read it, and key -> the checkpoint steps
-    some request asks the run to keep (only runs some page asks for)."""
+def logged(scratch: Path) -> dict[tuple[str, str], set[str]]:
+    """From the pages' logs: (key, file) of a committed run -> the pages that read it."""
     files = stored()
     read_by: dict[tuple[str, str], set[str]] = defaultdict(set)
-    asked: dict[str, set[int]] = defaultdict(set)
     for log in sorted((scratch / "logs").glob("*.log")):
         for line in log.read_text().split():
             key, _, name = line.partition("/")
-            if name.startswith("asks:"):
-                asked[key].update(int(s) for s in name.removeprefix("asks:").split(",") if s)
-            elif (key, name) in files:  # reads of the committed runs only (not of scratch runs)
+            if (key, name) in files:  # reads of the committed runs only (not of scratch runs)
                 read_by[key, name].add(log.stem)
-    return read_by, asked
-
-
-def trim_results(scratch: Path) -> None:
-    """Rewrite every committed run that some page asks for to keep what is asked or read."""
-    read_by, asked = logged(scratch)
-    removed, runs = 0, 0
-    for key, steps in sorted(asked.items()):
-        if not (RESULTS / key).is_dir():  # a run of the scratch store, not a committed one
-            continue
-        read = {int(Path(n).stem.removeprefix("step_")) for k, n in read_by if k == key and n.startswith("weights/")}
-        removed += trim(RESULTS / key, steps | read)
-        runs += 1
-    print(f"trimmed {runs} committed runs: {removed / 2**20:.1f} MB removed from results/")
+    return read_by
 
 
 def report(scratch: Path) -> str:
     files = stored()
-    read_by, _ = logged(scratch)
-    mb = lambda n: f"{n / 2**20:.1f}"  # noqa: E731
+    read_by = logged(scratch)
+    mb = lambda n: f"{n / 2**20:.1f}"
     lines = ["# What the book's pages read of the committed runs", "",
              "Measured by `benchmarks/store_reads.py` (every page of `book/manifest.yml` executed with "
              "`GTLIB_READ_LOG`): the files of `results/` that some page reads, by kind.", "",
@@ -131,16 +107,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scratch", type=Path)
     parser.add_argument("--report", action="store_true", help="report a measurement made before")
-    parser.add_argument("--trim", action="store_true",
-                        help="after the report, drop from results/ what no page reads or asks to keep")
     args = parser.parse_args()
-    if not args.report:  # --trim always measures first: never trims on what an old tree asked
+    if not args.report:
         measure(args.scratch)
     text = report(args.scratch)
     REPORT.write_text(text)
     print(text)
-    if args.trim:
-        trim_results(args.scratch)
 
 
 if __name__ == "__main__":

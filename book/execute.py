@@ -4,7 +4,7 @@
     python book/execute.py fig1_grokked_ticket  # one page
     python book/execute.py --scale quick --check --out /tmp/quick
         # every page at the quick scale, failing unless every claim asserted at that scale has the
-        # verdict that `gtlib.claims.QUICK` expects (claims within noise are shown, not asserted)
+        # verdict that gtlib/expected_quick.json expects (claims within noise are shown, not asserted)
     python book/execute.py --scale quick --check --device cuda --out /tmp/quick-cuda
     python book/execute.py --jobs 2             # two pages at a time, one torch thread each
     python book/execute.py --scheduler local    # missing runs trained on a Dask cluster (gtlib.cluster)
@@ -16,6 +16,10 @@ ask for the same missing run take turns: one trains it, the other waits for the 
 reads it. Which page trains a run first can then depend on timing, and with it the batch the run
 trains in, hence its rounding (as on another machine; the verdicts of the book are decided with that
 in mind).
+
+Each page writes its claims' verdicts beside itself, as data: ``<output>.verdicts.json``
+(`gtlib.claims.record`, told where by ``$GTLIB_VERDICTS``). ``--check`` and the summary page read
+those files, never the page's printed text.
 """
 from __future__ import annotations
 
@@ -26,7 +30,6 @@ import io
 import json
 import multiprocessing
 import os
-import re
 import shlex
 from pathlib import Path
 
@@ -35,13 +38,13 @@ import papermill
 import yaml
 from PIL import Image
 
+from gtlib import claims
+
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "book" / "manifest.yml"
 GENERATED = ROOT / "book" / "generated"
 PAGE_SECONDS = ROOT / "book" / "page_seconds.json"  # each page's last measured execution time
-VERDICT = re.compile(r"^\s*([a-z0-9_.]+): (reproduced|NOT reproduced)(.*)$", re.MULTILINE)
 STRIP_TAG = "page-strip"
-MISMATCH = "CI expects"  # gtlib.claims.MISMATCH: an asserted verdict that differs from the expected
 
 
 def pages() -> list[dict]:
@@ -69,6 +72,9 @@ def command(page: dict) -> str:
 def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | None = None) -> Path:
     out = out_dir / f"{page['output']}.ipynb"
     partial = out_dir / f".{page['output']}.partial.ipynb"  # a failed run never leaves a page
+    verdicts = partial.with_suffix(".verdicts.json")
+    verdicts.unlink(missing_ok=True)
+    os.environ["GTLIB_VERDICTS"] = str(verdicts)  # the kernel inherits it; one page at a time per process
     parameters = dict(page.get("parameters", {}))
     if scale is not None:
         parameters["scale"] = scale
@@ -88,6 +94,8 @@ def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | N
         first.source = "\n".join([f"# {page['title']}", *first.source.splitlines()[1:]])
     nb.cells = for_reading(nb.cells, page.get("note"))
     nbformat.write(nb, partial)
+    if verdicts.exists():  # a page without claims (the explorer's) writes none
+        verdicts.replace(out.with_suffix(".verdicts.json"))
     partial.replace(out)
     return out
 
@@ -117,14 +125,13 @@ def for_reading(cells: list, note: str | None) -> list:
     return head + rest
 
 
-def _outputs(path: Path) -> str:
-    return "\n".join(output.get("text", "") for cell in nbformat.read(path, as_version=4).cells
-                     for output in cell.get("outputs", []))
-
-
-def claim_verdicts(path: Path) -> dict[str, str]:
-    """Claim id -> verdict line as the page printed it (with a flag where CI expected otherwise)."""
-    return {m.group(1): m.group(2) + m.group(3) for m in VERDICT.finditer(_outputs(path))}
+def claim_verdicts(path: Path) -> list[dict]:
+    """The verdicts an executed page (``<output>.ipynb``) wrote beside itself."""
+    found = path.with_suffix(".verdicts.json")
+    if not found.exists():
+        raise SystemExit(f"{found} is missing: the page was executed without its verdicts; execute it "
+                         f"again (python book/execute.py {path.stem})")
+    return json.loads(found.read_text())
 
 
 def main() -> None:
@@ -167,11 +174,14 @@ def main() -> None:
         done = {page["output"]: pool.submit(execute, page, args.out, args.scale, args.device)
                 for page in (longest_first(chosen) if args.jobs > 1 else chosen)}
         for page in chosen:  # reported in the manifest's order, each when done
-            verdicts = claim_verdicts(done[page["output"]].result())
+            path = done[page["output"]].result()
+            if not page.get("claims", True):
+                continue
+            verdicts = claim_verdicts(path)
             print(f"{page['output']}:", flush=True)
-            for claim, verdict in verdicts.items():
-                print(f"  {claim}: {verdict}", flush=True)
-            if any(MISMATCH in v for v in verdicts.values()):
+            for verdict in verdicts:
+                print(f"  {claims.verdict_line(verdict)}", flush=True)
+            if claims.surprises(verdicts):
                 failed.append(page["output"])
     if args.out == GENERATED:
         write_summary()
@@ -189,16 +199,16 @@ def write_summary() -> Path:
         path = GENERATED / f"{page['output']}.ipynb"
         if not path.exists() or not page.get("claims", True):
             continue
-        verdicts = claim_verdicts(path)
+        verdicts = {v["id"]: v["holds"] for v in claim_verdicts(path)}
         distinct.update(verdicts)
         done_pages[page["output"]] = (page, verdicts)
-        held = sum(v == "reproduced" for v in verdicts.values())
+        held = sum(verdicts.values())
         thumb = thumbnail(path)
         cards += [f":::{{grid-item-card}} {page.get('title', page['output'])}",
                   f":link: {page['output']}", ":link-type: doc",
                   *([f":img-top: {thumb}", f":img-alt: The first figure of {page['output']}"] if thumb else []),
                   "", f"{badge(held, len(verdicts))} {', '.join(page['figures'])}", ":::", ""]
-    held = sum(v == "reproduced" for v in distinct.values())
+    held = sum(distinct.values())
     rows = [figure_row(item, done_pages) for item in manifest.get("paper", [])]
     status = [state for _, state in rows]
     lines = ["# Summary: what reproduced", "",
@@ -228,16 +238,16 @@ def badge(held: int, total: int) -> str:
 
 def figure_row(item: dict, done_pages: dict) -> tuple[str, str]:
     """One row of the summary's table: a figure of the paper, its page and its claims' verdicts
-    (the claims whose id names this figure, else every claim of its page); and whether they all,
-    some or none reproduce ("no page" where there is none)."""
+    (claim id -> holds: the claims whose id names this figure, else every claim of its page); and
+    whether they all, some or none reproduce ("no page" where there is none)."""
     figure, shows = item["figure"], item.get("shows", "")
     found = [(page, verdicts) for page, verdicts in done_pages.values() if figure in page["figures"]]
     if not found:
         return f"| {figure} | {shows} | none | {item.get('why', 'not yet in the book')} |", "no page"
     page, verdicts = found[0]
-    prefix = re.sub(r"[^a-z0-9]+", "", figure.lower().replace("figure", "fig")) + "."
+    prefix = claims.slug(figure) + "."
     own = {c: v for c, v in verdicts.items() if c.startswith(prefix)} or verdicts
-    failed = [c for c, v in own.items() if v != "reproduced"]
+    failed = [c for c, holds in own.items() if not holds]
     held = len(own) - len(failed)
     detail = f"; not: {', '.join(f'`{c}`' for c in failed)}" if failed else ""
     state = "all" if held == len(own) else "none" if held == 0 else "some"

@@ -14,7 +14,8 @@ Vocabulary, used everywhere in the code, the notebooks and the book:
 - **ticket**: a run trained from θ0 ⊙ m, with m from magnitude pruning of a dense run's weights at
   **mask step** t (`MaskSpec.step`); a **grokked ticket** takes t after the dense run generalises.
 - **derived run**: any run that starts from another run (its **parent**): a ticket, a norm-matched
-  control, a network pruned at initialisation; `gtlib.derive` makes its starting point.
+  control, a network pruned at initialisation; `gtlib.config.derive` makes its configuration and
+  `gtlib.starting_points` its starting point.
 - **norm-matched control**: the dense θ0 scaled to the ticket's initial L1 or L2 norm, no mask.
 - **pruning at initialisation**: a mask scored on θ0 itself (random, SNIP, GraSP, SynFlow).
 - **step**: one full-batch update (the paper's "epoch"); **t_mem**, **t_gen**: the first logged
@@ -28,7 +29,7 @@ Vocabulary, used everywhere in the code, the notebooks and the book:
 - **claim**, **check**: a statement of the paper and its test against our runs, with a pass rule.
 
 Layers (imports go downwards only): registry → tasks, models, metrics, probes, pruning → config →
-history → train → store → derive, cluster → runs → presets, claims, plots, report → figures →
-widgets (the explorer and the book's sliders).
+history → train → store → starting_points, cluster → runs → presets, claims, plots, report →
+figures → widgets (the explorer and the book's sliders).
 """
 __version__ = "0.1.0"

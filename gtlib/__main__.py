@@ -4,12 +4,18 @@
     python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
     python -m gtlib sparsity --scale paper --scheduler local   # on a Dask cluster (gtlib.cluster)
-    python -m gtlib claims --scale quick [--device cuda] [--jobs 2] [PAGE ...]
-        # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale,
-        # exit 1 unless each asserted claim has its expected verdict; --jobs N: N pages at a time,
-        # each in a process of its own with one torch thread
+    python -m gtlib claims --scale quick [--device cuda] [--jobs 2] [--record DIR] [PAGE ...]
+        # every page of book/manifest.yml without Jupyter: its runs and claims; at the quick scale
+        # also each notebook at its defaults (nbval's), and exit 1 unless each asserted claim
+        # (gtlib/expected_quick.json) has its expected verdict; --jobs N: N pages at a time, each in
+        # a process of its own with one torch thread; --record DIR: DIR/<page>.verdicts.json
+    python -m gtlib expected DIR [DIR ...] [--write]
+        # the claims to assert at the quick scale by the rule of gtlib.claims, from the folders that
+        # `claims --record` wrote (the recording machine's first, then one per perturbation); exit 1
+        # where an asserted verdict disagrees; --write: into gtlib/expected_quick.json
     python -m gtlib list [STORE ...]     # every stored run: key, settings, times, provenance
     python -m gtlib verify [STORE ...]   # every run's files against its checksums (exit 1 if corrupt)
+    python -m gtlib migrate STORE        # re-key a store written before schema 2 (gtlib.migrate)
 """
 from __future__ import annotations
 
@@ -22,16 +28,19 @@ import functools
 import multiprocessing
 import os
 import inspect
+import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from . import cluster, pages
+from .claims import (EXPECTED, EXPECTED_FILE, disagreements, measure_expected, percent, save, surprises,
+                     verdict_text, word, write_expected)
 from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
                       periodicity, sparsity, ticket_time, weights_and_masks)
-from .claims import MISMATCH
 from .presets import SCALES
+from .migrate import migrate
 from .store import CorruptRunError, Store, check, is_sealed
 
 FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
@@ -85,11 +94,12 @@ def family_runs(name: str, argv: list[str]) -> int:
 
 def claims(argv: list[str]) -> int:
     """Every page's claims, without Jupyter; at the quick scale, exit 1 on a surprise."""
-    every = pages.manifest()
     parser = argparse.ArgumentParser(prog="python -m gtlib claims",
                                      description="Check every page's claims without Jupyter.")
     parser.add_argument("pages", nargs="*", metavar="PAGE", help="page outputs (default: all)")
     parser.add_argument("--scale", choices=SCALES, help="override every page's scale")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also write each page's verdicts to DIR/<page>.verdicts.json")
     parser.add_argument("--device", help="override every page's device (auto, cpu, cuda, mps)")
     parser.add_argument("--scheduler", metavar="ADDR", help=SCHEDULER_HELP)
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -104,6 +114,7 @@ def claims(argv: list[str]) -> int:
         print("python -m gtlib claims: --jobs and a Dask scheduler are two ways to use the cores; "
               "choose one (each job would start a cluster of its own)", file=sys.stderr)
         return 2
+    every = pages.with_claims(args.scale)
     valid = [p["output"] for p in every]
     unknown = sorted(set(args.pages) - set(valid))
     if unknown:
@@ -115,19 +126,66 @@ def claims(argv: list[str]) -> int:
     except cluster.ClusterError as err:
         print(f"python -m gtlib claims: {err}", file=sys.stderr)
         return 2
-    chosen = [p for p in every if (not args.pages or p["output"] in args.pages)
-              and p.get("claims", True)]  # not a page without claims (the explorer's)
-    surprises = []
+    chosen = [p for p in every if not args.pages or p["output"] in args.pages]
+    if args.record:
+        args.record.mkdir(parents=True, exist_ok=True)
+    surprising, produced = [], set()
     with _pool(args.jobs) as pool:
-        texts = pool.map(functools.partial(pages.page_verdicts, scale=args.scale, device=args.device), chosen)
-        for page, (text, seconds) in zip(chosen, texts):  # in the manifest's order, each when done
+        results = pool.map(functools.partial(pages.page_verdicts, scale=args.scale, device=args.device), chosen)
+        for page, (verdicts, seconds) in zip(chosen, results):  # in the manifest's order, each when done
+            text = verdict_text(verdicts)
             print(f"{page['output']} ({seconds:.0f} s):\n" + "\n".join(f"  {line}" for line in text.splitlines()), flush=True)
-            if MISMATCH in text:
-                surprises.append(page["output"])
-    if surprises:
-        print(f"asserted verdicts not as expected on: {', '.join(surprises)}", file=sys.stderr)
-        return 1
-    return 0
+            if args.record:
+                save(verdicts, args.record / f"{page['output']}.verdicts.json")
+            produced |= {v["id"] for v in verdicts}
+            if surprises(verdicts):
+                surprising.append(page["output"])
+    missing = sorted(set(EXPECTED) - produced) if args.scale == "quick" and not args.pages else []
+    if missing:  # a renamed claim, or one that exists only where a run generalises
+        print(f"{EXPECTED_FILE.name} asserts claims no page gave: {', '.join(missing)}; "
+              f"given: {', '.join(sorted(produced))}", file=sys.stderr)
+    if surprising:
+        print(f"asserted verdicts not as expected on: {', '.join(surprising)}", file=sys.stderr)
+    return 1 if missing or surprising else 0
+
+
+def expected(argv: list[str]) -> int:
+    """The quick-scale rule of `gtlib.claims` applied to recorded verdicts: print what it asserts
+    and how that differs from gtlib/expected_quick.json; exit 1 where an asserted verdict disagrees
+    (--write: write the file instead)."""
+    parser = argparse.ArgumentParser(prog="python -m gtlib expected",
+                                     description="The claims to assert at the quick scale, from recorded verdicts.")
+    parser.add_argument("folders", nargs="+", type=Path, metavar="DIR",
+                        help="folders of `python -m gtlib claims --scale quick --record DIR`, named after "
+                             "their condition: the recording machine's first, then one per perturbation")
+    parser.add_argument("--write", action="store_true", help=f"write {EXPECTED_FILE.name}")
+    args = parser.parse_args(argv)
+    runs = {}
+    for folder in args.folders:
+        files = sorted(folder.glob("*.verdicts.json"))
+        if not files:
+            print(f"python -m gtlib expected: no *.verdicts.json in {folder}", file=sys.stderr)
+            return 2
+        runs[folder.name] = [v for f in files for v in json.loads(f.read_text())]
+    measured = measure_expected(runs)
+    for claim, entry in measured.items():
+        margins = ", ".join(f"{c} {percent(m) or 'no margin'}" for c, m in entry["margins"].items())
+        print(f"asserted: {claim}: {word(entry['expected'])} ({margins})")
+    for claim in sorted(set(EXPECTED) | set(measured)):
+        if claim not in measured:
+            print(f"no longer asserted by the rule: {claim}")
+        elif claim not in EXPECTED:
+            print(f"newly asserted by the rule: {claim}")
+        elif EXPECTED[claim]["expected"] != measured[claim]["expected"]:
+            print(f"asserted with the other verdict: {claim}")
+    if args.write:
+        write_expected(measured)
+        print(f"wrote {EXPECTED_FILE} ({len(measured)} claims asserted)")
+        return 0
+    disagree = disagreements(runs)
+    print("\n".join(disagree) or f"every claim of {EXPECTED_FILE.name} has its expected verdict",
+          file=sys.stderr if disagree else sys.stdout)
+    return 1 if disagree else 0
 
 
 @contextlib.contextmanager
@@ -151,7 +209,7 @@ def listing(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     store = Store(args.roots[0], tuple(args.roots[1:])) if args.roots else Store.default()
     table = store.listing()
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 48):
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 100):
         print(table[["key", "label", "steps", "t_mem", "t_gen", "wall_seconds", "problem"]].to_string(index=False))
     print(f"{len(table)} runs")
     return 0
@@ -188,12 +246,29 @@ def verify(argv: list[str]) -> int:
     return 1 if corrupt else 0
 
 
+def migrate_store(argv: list[str]) -> int:
+    """Re-key the schema-1 runs of a store (`gtlib.migrate`); nothing is retrained."""
+    parser = argparse.ArgumentParser(prog="python -m gtlib migrate",
+                                     description="Re-key the runs a schema-1 store holds (gtlib.migrate).")
+    parser.add_argument("root", type=Path, metavar="STORE")
+    args = parser.parse_args(argv)
+    if not (args.root / "runs").is_dir():
+        print(f"python -m gtlib migrate: no store at {args.root} (it has no runs/ folder)", file=sys.stderr)
+        return 2
+    moved = migrate(args.root)
+    merged = len(moved) - len(set(moved.values()))
+    print(f"{len(moved)} runs re-keyed in {args.root}" + (f", {merged} merged into a run that keeps more"
+                                                           if merged else ""))
+    return 0
+
+
 COMMANDS = {**{name: functools.partial(family_runs, name) for name in FAMILIES}, "claims": claims,
-            "list": listing, "verify": verify}
+            "expected": expected, "list": listing, "migrate": migrate_store, "verify": verify}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch on the first argument: a figure family, ``claims``, ``list`` or ``verify``."""
+    """Dispatch on the first argument: a figure family, ``claims``, ``expected``, ``list``,
+    ``migrate`` or ``verify``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)

@@ -14,25 +14,40 @@ on one CPU and 680 on another). So a verdict is asserted at the quick scale only
 margin, by this rule:
 
     a claim is asserted at the quick scale when, on the recording machine, its margin there is at
-    least 20 % (for a claim over several runs: for every run), and `make claims-perturbed` (the
-    quick claims again with `ATEN_CPU_CAPABILITY=default`, and with one thread, each from an empty
-    store) gives the same verdict.
+    least 20 % (for a claim over several runs: for every run; for a claim shown on several pages:
+    on every page), and `make claims-perturbed` (the quick claims again with
+    `ATEN_CPU_CAPABILITY=default`, and with one thread, each from an empty store) gives the same
+    verdict. A claim without a margin (its rule counts examples or compares intervals) is asserted
+    on the second condition alone.
 
-Each figure family (`gtlib.figures`) lists in its ``QUICK`` every claim it asserts, with the verdict
-CI expects (a claim that robustly fails at the quick scale is asserted as failing). Every other claim
-is shown on its page, marked "not asserted at the quick scale (within noise)", and CI asserts nothing
-about it. CI compares **which** claims hold, never only how many. At the paper scale every claim is
-shown with its verdict.
+The claims asserted, each with the verdict CI expects (a claim that robustly fails at the quick
+scale is asserted as failing) and the margins measured, are listed in one file,
+``gtlib/expected_quick.json`` (`EXPECTED`), which `make claims-perturbed WRITE_EXPECTED=1` writes by
+this rule (`python -m gtlib expected`; without ``WRITE_EXPECTED`` it fails where an asserted verdict
+disagrees). Its margins are keyed by where they were measured: ``recording-machine`` (the verdicts
+`make claims` gives), ``aten-default`` and ``one-thread`` (the two perturbations); null is a claim
+without a margin, and a margin that is absent was not measured (the first file was written from the
+hand-kept comments it replaced, which gave the recording machine's margins only). Every
+other claim is shown on its page, marked "not asserted at the quick scale (within noise)", and CI
+asserts nothing about it. CI compares **which** claims hold, never only how many. At the paper
+scale every claim is shown with its verdict.
 
-This module holds what every family shares: the `Check` type, margins, the table and the text that
-CI compares; the claims themselves live with their figures.
+Verdicts travel as data: `verdicts` turns a page's checks into JSON objects (`record` prints their
+text, which nbval compares, and writes them to ``$GTLIB_VERDICTS`` where that is set:
+`book/execute.py` sets it to the page's ``<output>.verdicts.json``, which its ``--check`` and the
+book's summary page read; a notebook run by hand writes nothing).
+
+This module holds what every family shares: the `Check` type, margins, the table, the verdicts and
+the rule above; the claims themselves live with their figures.
 """
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,6 +65,14 @@ DELAY = 3
 # leaves room for a setting in which the dense network groks sooner.
 FAR_BELOW = 0.5
 
+# The quick-scale rule above: the least margin, as a fraction of the threshold, of a claim CI asserts.
+ASSERTED_MARGIN = 0.2
+
+# Claim id -> {"expected": the verdict CI asserts at the quick scale, "margins": where measured -> margin}.
+EXPECTED_FILE = Path(__file__).with_name("expected_quick.json")
+EXPECTED: dict[str, dict] = json.loads(EXPECTED_FILE.read_text())
+
+
 @dataclass(frozen=True)
 class Check:
     """One claim of the paper checked against our runs.
@@ -66,22 +89,23 @@ class Check:
     ours: str
     holds: bool
     margin: float | None = None
-    quick_expected: bool | None = None  # the verdict CI asserts at the quick scale; None: nothing
 
     def __post_init__(self):  # numpy and pandas comparisons give their own booleans and floats
         object.__setattr__(self, "holds", bool(self.holds))
         if self.margin is not None:
             object.__setattr__(self, "margin", float(self.margin))
 
-
-def with_quick(checks: list[Check], quick: dict[str, bool]) -> list[Check]:
-    """The checks with the verdicts their family asserts at the quick scale (claim id -> verdict)."""
-    return [dataclasses.replace(c, quick_expected=quick.get(c.id)) for c in checks]
+    @property
+    def quick_expected(self) -> bool | None:
+        """The verdict CI asserts for this claim at the quick scale (`EXPECTED`); None: nothing."""
+        entry = EXPECTED.get(self.id)
+        return None if entry is None else entry["expected"]
 
 
 def slug(figure: str) -> str:
-    """``"Fig 2a"`` -> ``"fig2a"``: the prefix of a check's id."""
-    return re.sub(r"[^a-z0-9]+", "", figure.lower())
+    """``"Fig 2a"`` or ``"Figure 2a"`` -> ``"fig2a"``: the prefix of a check's id (the summary page
+    finds a figure's claims by it)."""
+    return re.sub(r"[^a-z0-9]+", "", figure.lower().replace("figure", "fig"))
 
 
 def fmt(value) -> str:
@@ -125,6 +149,17 @@ def percent(margin: float | None) -> str:
     return f"{margin:+.0%}" if abs(margin) >= 0.1 else f"{margin:+.1%}"
 
 
+def word(holds: bool) -> str:
+    """A verdict as the tables and the verdict text write it."""
+    return "reproduced" if holds else "NOT reproduced"
+
+
+def quick_status(check: Check) -> str:
+    """Whether CI asserts the check's verdict at the quick scale, as the tables say it."""
+    expected = check.quick_expected
+    return "not asserted (within noise)" if expected is None else f"asserted: {word(expected)}"
+
+
 def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
     """The checks as a table: claim, paper, rule, ours, margin, verdict; at the quick scale also
     whether CI asserts the verdict."""
@@ -132,11 +167,9 @@ def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
     for c in checks:
         row = {"id": c.id, "figure": c.figure, "claim": c.claim, "paper": c.paper, "pass rule": c.rule,
                "ours": c.ours, "margin": percent(c.margin),
-               "verdict": "reproduced" if c.holds else "NOT reproduced"}
+               "verdict": word(c.holds)}
         if scale == "quick":
-            expected = c.quick_expected
-            row["quick scale"] = ("not asserted (within noise)" if expected is None else
-                                  f"asserted: {'reproduced' if expected else 'NOT reproduced'}")
+            row["quick scale"] = quick_status(c)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -150,46 +183,114 @@ def show(checks: list[Check], scale: str = "paper") -> blocks.Block:
                "paper": blocks.esc(c.paper), "pass rule": blocks.esc(c.rule), "ours": blocks.esc(c.ours),
                "margin": percent(c.margin), "verdict": blocks.badge(c.holds)}
         if scale == "quick":
-            expected = c.quick_expected
-            row["at the quick scale"] = ("not asserted (within noise)" if expected is None else
-                                         f"asserted: {'reproduced' if expected else 'NOT reproduced'}")
+            row["at the quick scale"] = quick_status(c)
         rows.append(row)
     shown = blocks.table(rows, numeric=("margin",), raw=("claim", "paper", "pass rule", "ours", "verdict"))
     shown.text = table(checks, scale).to_string(index=False)
     return shown
 
 
-def summary(checks: list[Check]) -> str:
-    """One line, e.g. ``4 of 4 claims reproduced``, for the book's summary page."""
-    failed = [c.claim for c in checks if not c.holds]
-    line = f"{len(checks) - len(failed)} of {len(checks)} claims reproduced"
-    return line + (f"; not reproduced: {'; '.join(failed)}" if failed else "")
+def summary(verdicts: list[dict]) -> str:
+    """One line, e.g. ``4 of 4 claims reproduced``, closing the paper-scale verdict text."""
+    failed = [v["claim"] for v in verdicts if not v["holds"]]
+    held = f"{len(verdicts) - len(failed)} of {len(verdicts)} claims reproduced"
+    return held + (f"; not reproduced: {'; '.join(failed)}" if failed else "")
+
+
+def verdicts(checks: list[Check], scale: str) -> list[dict]:
+    """The checks' verdicts as data (JSON objects), what the book and CI read: ``expected`` is the
+    verdict CI asserts (at the quick scale; None where it asserts nothing); ``seeds`` is left for
+    the number of seeds behind a verdict (None: not recorded)."""
+    return [{"id": c.id, "figure": c.figure, "claim": c.claim, "holds": c.holds,
+             "expected": c.quick_expected if scale == "quick" else None, "margin": c.margin,
+             "scale": scale, "seeds": None} for c in checks]
 
 
 MISMATCH = "CI expects"
 
 
-def verdicts(checks: list[Check], scale: str) -> str:
-    """What CI compares (nbval, `book/execute.py --check`): at the quick scale the asserted claims
-    with their verdicts, then the ids of those not asserted; at the paper scale every verdict and
-    the summary line. A verdict that differs from the expected one is flagged with ``CI expects``."""
-    def word(holds: bool) -> str:
-        return "reproduced" if holds else "NOT reproduced"
+def verdict_line(verdict: dict) -> str:
+    """``id: verdict``, flagged with ``<- CI expects ...`` where CI expected the other verdict."""
+    expected = verdict["expected"]
+    flag = "" if expected in (None, verdict["holds"]) else f"   <- {MISMATCH} {word(expected)}"
+    return f"{verdict['id']}: {word(verdict['holds'])}{flag}"
 
-    if scale != "quick":
-        lines = [f"{c.id}: {word(c.holds)}" for c in checks]
-        return "\n".join([*lines, summary(checks)])
-    asserted = [c for c in checks if c.quick_expected is not None]
+
+def surprises(verdicts: list[dict]) -> list[str]:
+    """The ids whose verdict is not the one CI expects."""
+    return [v["id"] for v in verdicts if v["expected"] not in (None, v["holds"])]
+
+
+def verdict_text(verdicts: list[dict]) -> str:
+    """What nbval compares and `python -m gtlib claims` prints: at the quick scale the asserted
+    claims with their verdicts (`verdict_line`), then the ids of those not asserted; at the paper
+    scale every verdict and the summary line."""
+    if not verdicts:
+        return "No claims checked."
+    if verdicts[0]["scale"] != "quick":
+        return "\n".join([*map(verdict_line, verdicts), summary(verdicts)])
+    asserted = [v for v in verdicts if v["expected"] is not None]
     lines = ["Asserted at the quick scale:" if asserted else "Nothing asserted at the quick scale."]
-    for c in asserted:
-        flag = "" if c.holds == c.quick_expected else f"   <- {MISMATCH} {word(c.quick_expected)}"
-        lines.append(f"  {c.id}: {word(c.holds)}{flag}")
-    rest = [c.id for c in checks if c.quick_expected is None]
+    lines += [f"  {verdict_line(v)}" for v in asserted]
+    rest = [v["id"] for v in verdicts if v["expected"] is None]
     if rest:
         lines.append("Not asserted at the quick scale (within noise): " + ", ".join(rest))
     return "\n".join(lines)
 
 
+def save(verdicts: list[dict], path: Path | str) -> None:
+    """Write verdicts as the file the book reads (``<page>.verdicts.json``)."""
+    Path(path).write_text(json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
+
+
+def record(checks: list[Check], scale: str) -> None:
+    """A page's verdict cell: print the verdict text (nbval compares it) and, where
+    ``$GTLIB_VERDICTS`` names a file (`book/execute.py` sets it), write the verdicts there."""
+    found = verdicts(checks, scale)
+    print(verdict_text(found))
+    if os.environ.get("GTLIB_VERDICTS"):
+        save(found, os.environ["GTLIB_VERDICTS"])
+
+
+def measure_expected(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """The claims the quick-scale rule above asserts, as `EXPECTED` holds them, from the verdicts of
+    every page in each condition (``{"recording-machine": [...], "aten-default": [...], ...}``,
+    the recording machine's first): a claim asserted must have one verdict everywhere, and on the
+    recording machine a margin of at least `ASSERTED_MARGIN` on every page (or no margin)."""
+    found: dict[str, dict[str, list[dict]]] = {}  # id -> condition -> its verdicts (one per page)
+    for condition, page_verdicts in runs.items():
+        for v in page_verdicts:
+            found.setdefault(v["id"], {}).setdefault(condition, []).append(v)
+    out = {}
+    for claim, where in sorted(found.items()):
+        held = {v["holds"] for vs in where.values() for v in vs}
+        if set(where) != set(runs) or len(held) != 1:
+            continue
+        margins = {c: min((round(v["margin"], 3) for v in where[c] if v["margin"] is not None),
+                          key=abs, default=None) for c in runs}
+        recorded = margins[next(iter(runs))]
+        if recorded is None or abs(recorded) >= ASSERTED_MARGIN:
+            out[claim] = {"expected": held.pop(), "margins": margins}
+    return out
+
+
+def write_expected(expected: dict[str, dict]) -> None:
+    """Write `EXPECTED_FILE`, one claim a line, so that a diff shows which claims changed."""
+    lines = [f" {json.dumps(claim)}: {json.dumps(entry)}" for claim, entry in sorted(expected.items())]
+    EXPECTED_FILE.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def disagreements(runs: dict[str, list[dict]]) -> list[str]:
+    """One line per claim of `EXPECTED` that some condition of ``runs`` did not give its expected
+    verdict, on some page or on none."""
+    out = []
+    for claim, entry in EXPECTED.items():
+        for condition, page_verdicts in runs.items():
+            got = [v["holds"] for v in page_verdicts if v["id"] == claim]
+            if not got or set(got) != {entry["expected"]}:
+                shown = ", ".join(map(word, got)) if got else "not on any page"
+                out.append(f"{claim}: {shown} with {condition}; {MISMATCH} {word(entry['expected'])}")
+    return out
 
 
 def mean_time(histories, attr: str) -> float | None:

@@ -46,8 +46,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import __version__
 from .heap import keep_heap
+from .paths import SCHEDULER_ENV
+from .store import Store
 
-SCHEDULER_ENV = "GTLIB_SCHEDULER"
 PACKAGE = Path(__file__).resolve().parent
 _ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?[A-Za-z0-9_.\-]+:\d{1,5}")
 _VALID = ("'local' (one single-threaded worker process per core on this machine), a scheduler "
@@ -179,19 +180,14 @@ def check_workers(client: Client) -> None:
                            f"environment")
 
 
-def check_store(client: Client, root: Path) -> None:
-    """Raise `ClusterError` unless every worker sees the store folder ``root`` (a file written here
+def check_store(client: Client, store: Store) -> None:
+    """Raise `ClusterError` unless every worker sees the store's writable root (a file written here
     is there): the workers write the runs they train into it."""
-    root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".cluster-probe-{uuid.uuid4().hex}"
-    probe.write_text("")
-    try:
+    with store.probe_file() as probe:
         seen = client.run(os.path.isfile, str(probe))
-    finally:
-        probe.unlink()
     blind = sorted(address for address, found in seen.items() if not found)
     if blind:
-        raise ClusterError(f"Dask worker(s) {', '.join(blind)} do not see the run store at {root}: "
+        raise ClusterError(f"Dask worker(s) {', '.join(blind)} do not see the run store at {store.root}: "
                            f"it must be on a filesystem shared by the client and every worker, at the "
                            f"same path (GTLIB_STORE)")
 
@@ -218,11 +214,11 @@ def _checked(expected: str, fn: Callable, args: tuple, kwargs: dict, after: list
     fn(*args, **kwargs)
 
 
-def run_graph(client: Client, tasks: list[Task], store_root: Path, progress: bool = True) -> None:
+def run_graph(client: Client, tasks: list[Task], store: Store, progress: bool = True) -> None:
     """Run ``tasks`` on the cluster, each after the tasks it depends on, and wait for all of them.
     The first task that fails cancels the others and its error is raised here; a task whose worker
     dies is rerun by Dask on another worker."""
-    check_store(client, Path(store_root))
+    check_store(client, store)
     expected, token = fingerprint(), uuid.uuid4().hex[:8]
     futures = []
     for i, task in enumerate(tasks):

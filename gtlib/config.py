@@ -2,12 +2,16 @@
 
 `RunConfig` is frozen and validated on creation. Its `key` is a hash of the canonical JSON of its
 *non-default* fields plus `SCHEMA`, so adding a field with a default keeps every stored result valid;
-bump `SCHEMA` only when the meaning of training changes. The device, and which checkpoints are kept
-(`STORAGE_FIELDS`), are not part of the identity.
+bump `SCHEMA` only when the meaning of a stored run changes. Every field is part of the identity,
+what a run keeps (its checkpoints, its probes) included: a stored run holds exactly what its
+configuration says, so ``==`` and ``key`` agree, and a request for more checkpoints is another run,
+never a change to a stored one. Only the device and the rounding choices recorded in a run's
+provenance (`gtlib.runs.provenance`) are outside it.
 
 A derived run (a ticket, a pruned or rescaled network) carries a `MaskSpec` that names its parent
-run's whole configuration, the checkpoint step the mask is scored at, the pruner and the sparsity, so
-the store can build the chain on demand.
+run's configuration, the checkpoint step the mask is scored at, the pruner and the sparsity, so
+the store can build the chain on demand. A `MaskSpec` is canonical: one derived training has one
+configuration (see `MaskSpec`).
 
 Vocabulary: ``sparsity`` is always the fraction of weights **removed** (the paper's pruning rate);
 ``density = 1 - sparsity``. Training is full batch, so a *step* is the paper's *epoch*.
@@ -26,15 +30,13 @@ from .probes import PROBES
 from .pruning import PRUNERS
 from .tasks import TASKS, ModularArithmetic
 
-SCHEMA = 1
+# 2: what a run keeps is part of its key, and masks are canonical (`gtlib.migrate` re-keyed schema 1).
+SCHEMA = 2
 
-# Fields that say what to *keep* of a run, not what the run computes: they are left out of its key.
-# Which weights get saved does not change training (a resumed run repeats the uninterrupted one), so
-# a stored run with checkpoints every 2k steps serves a request for the last step only; a request
-# for checkpoints that a stored run lacks retrains it (see `gtlib.runs.run`).
-# The same holds for ``probes``, extra series logged during training: a stored run that lacks one is
-# retrained.
-STORAGE_FIELDS = frozenset({"checkpoint_every", "probes"})
+# What a run keeps rather than computes: which weights it saves, which extra series it logs. Two
+# runs that differ only in these train identically, so a stored run also serves a request that keeps
+# less (`gtlib.store.Store.find`), never retrained for it.
+KEPT_FIELDS = ("checkpoint_every", "probes")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class RunConfig:
                 not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0):
             raise ValueError(f"checkpoint_every must be a positive integer, 0 (no weights) or None "
                              f"(θ0 and the last step), got {self.checkpoint_every!r}")
-        object.__setattr__(self, "probes", tuple(self.probes))
+        object.__setattr__(self, "probes", tuple(sorted(set(self.probes))))  # canonical order
         for name in self.probes:
             PROBES.get(name).check(name, self.model)
         if not isinstance(self.seed, int):
@@ -109,28 +111,62 @@ class RunConfig:
 
     @property
     def key(self) -> str:
-        blob = json.dumps({"schema": SCHEMA, **to_json(self, identity=True)}, sort_keys=True)
+        blob = json.dumps({"schema": SCHEMA, **to_json(self)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
+    def training_key(self) -> str:
+        """The key of what the run computes, whatever it keeps (`KEPT_FIELDS` left out): runs with
+        one training key hold the same history and weights where both keep them."""
+        return training_key(to_json(self))
+
+    @property
     def label(self) -> str:
-        """A short human description, e.g. ``modular/mlp seed 0`` or ``... ticket 0.6@30000``."""
-        task = to_json(self.task)
-        task.pop("name", None)
-        settings = "".join(f" {k}={v}" for k, v in sorted(task.items()) if k == "op")
-        text = f"{self.task.name}{settings}/{self.model.name} seed {self.seed}"
+        """A short description that tells runs apart: task, model and seed, then every field that
+        differs from its default (``modular/mlp seed 0 lr=0.01 steps=1500``), then the mask and
+        the parent's settings that differ from the run's own (``... ticket magnitude 0.6@30000``)."""
+        text = f"{self.task.name}/{self.model.name} seed {self.seed}"
+        own = _settings(self)
+        text += "".join(f" {k}={v}" for k, v in own.items())
         if self.mask is not None:
-            if self.mask.use == "continue":
-                text += f" from step {self.mask.resolved_step}"
-            else:
-                text += f" {self.mask.pruner} {self.mask.sparsity:g}@{self.mask.resolved_step}"
-            if self.mask.use in ("l1_norm", "l2_norm"):
-                text += f" {self.mask.use} control"
+            text += f" {self.mask.describe()}"
+            of = _settings(self.mask.parent)
+            parent = {k: v for k, v in of.items() if own.get(k) != v}
+            parent.update({k: "default" for k in own if k not in of and k not in KEPT_FIELDS})
+            if parent:
+                text += " of parent" + "".join(f" {k}={v}" for k, v in parent.items())
         if self.edge_popup is not None:
             text += (f" edge-popup {self.edge_popup.density:g}"
                      f"{' with weights' if self.edge_popup.train_weights else ''}"
                      f" scores {self.edge_popup.score_seed}")
         return text
+
+
+def _settings(cfg: RunConfig) -> dict[str, str]:
+    """The non-default settings of a run, flattened to short names (``lr``, ``train_fraction``,
+    ``checkpoint_every``), without the task and model names, the seed, the mask and edge-popup."""
+    out: dict[str, str] = {}
+
+    def flatten(value, name: str) -> None:
+        if isinstance(value, dict):
+            for k, v in sorted(value.items()):
+                if k != "name":
+                    flatten(v, k if k not in out else f"{name}.{k}")
+        else:
+            out[name] = ",".join(map(str, value)) if isinstance(value, list) else f"{value}"
+
+    data = to_json(cfg)
+    for name in ("seed", "mask", "edge_popup"):
+        data.pop(name, None)
+    flatten(data, "")
+    return out
+
+
+def training_key(config_json: dict) -> str:
+    """`RunConfig.training_key` from a configuration's canonical JSON (as config.json holds it)."""
+    data = {k: v for k, v in config_json.items() if k not in KEPT_FIELDS}
+    blob = json.dumps({"schema": SCHEMA, **data}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 MASK_USES = ("mask", "l1_norm", "l2_norm", "continue")
@@ -148,8 +184,16 @@ class MaskSpec:
     ``use`` says what the run does with the mask: ``"mask"`` trains θ0 ⊙ m under the fixed mask (a
     ticket); ``"l1_norm"`` / ``"l2_norm"`` train the *dense* θ0 · r_p with r_p = ‖θ0 ⊙ m‖_p / ‖θ0‖_p,
     the norm-matched control of §4.1; ``"continue"`` trains on from the parent's weights at ``step``
-    (no mask, no rewinding: the memorising start of Table 1). ``norm_ratio`` picks the paper's global ratio (``"global"``) or
-    the authors' code's ratio of summed per-matrix norms (``"per_matrix"``, SPEC §1.7).
+    (no mask, no rewinding: the memorising start of Table 1). ``norm_ratio`` picks the paper's
+    global ratio (``"global"``) or the authors' code's ratio of summed per-matrix norms
+    (``"per_matrix"``, SPEC §1.7).
+
+    Canonical, so that one derived training has one configuration and one key: ``step`` is stored
+    resolved (``None`` becomes the parent's last step); fields that ``use`` ignores are reset to
+    their defaults (``continue`` has no pruner or sparsity; only the norm controls have a
+    ``norm_ratio``); and the parent is named by what the mask needs of it: no probes, and, for a
+    mask scored at θ0 or at the last step, the parent keeping θ0 and its last step only
+    (``checkpoint_every=None``). A mask at an intermediate step names the parent that keeps it.
     """
 
     parent: RunConfig
@@ -167,13 +211,32 @@ class MaskSpec:
             raise ValueError(f"unknown norm ratio {self.norm_ratio!r}; valid: {', '.join(NORM_RATIOS)}")
         if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
             raise ValueError(f"sparsity (fraction removed) must lie in [0, 1), got {self.sparsity!r}")
-        if self.step is not None and self.step not in self.parent.checkpoint_steps:
+        parent = self.parent
+        if self.step is not None and self.step not in parent.checkpoint_steps:
             raise ValueError(f"parent run has no checkpoint at step {self.step}; its checkpoints: "
-                             f"{_short_list(self.parent.checkpoint_steps)}")
+                             f"{_short_list(parent.checkpoint_steps)}")
+        step = parent.steps if self.step is None else self.step
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        canonical = {"step": step}
+        if self.use == "continue":
+            canonical.update(pruner=defaults["pruner"], sparsity=defaults["sparsity"])
+        if self.use not in ("l1_norm", "l2_norm"):
+            canonical["norm_ratio"] = defaults["norm_ratio"]
+        kept = {"probes": ()}
+        if step in (0, parent.steps):
+            kept["checkpoint_every"] = None
+        canonical["parent"] = dataclasses.replace(parent, **kept)
+        for name, value in canonical.items():
+            object.__setattr__(self, name, value)
 
-    @property
-    def resolved_step(self) -> int:
-        return self.parent.steps if self.step is None else self.step
+    def describe(self) -> str:
+        """``magnitude 0.6@30000``, ``from step 1500``, ``snip 0.6@0 l2_norm control``."""
+        if self.use == "continue":
+            return f"from step {self.step}"
+        text = f"{self.pruner} {self.sparsity:g}@{self.step}"
+        if self.use != "mask":
+            text += f" {self.use} control" + (" per_matrix" if self.norm_ratio != "global" else "")
+        return text
 
     def check_child(self, child: RunConfig) -> None:
         """A rewound run must share its parent's task, model and seed (so θ0 and split match)."""
@@ -188,22 +251,19 @@ def _short_list(values: list[int]) -> str:
         f"{', '.join(map(str, values[:4]))}, ..., {', '.join(map(str, values[-2:]))}")
 
 
-def to_json(obj: Any, identity: bool = False) -> Any:
-    """Canonical JSON of a config: non-default dataclass fields only, tasks/models with their name.
-    With ``identity=True``, storage-only fields (`STORAGE_FIELDS`) are left out."""
+def to_json(obj: Any) -> Any:
+    """Canonical JSON of a config: non-default dataclass fields only, tasks/models with their name."""
     if dataclasses.is_dataclass(obj):
         out = {"name": obj.name} if hasattr(type(obj), "name") else {}
         for f in dataclasses.fields(obj):
-            if identity and f.name in STORAGE_FIELDS:
-                continue
             value = getattr(obj, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
             if value != default:
-                out[f.name] = to_json(value, identity)
+                out[f.name] = to_json(value)
         return out
     if isinstance(obj, (list, tuple)):
-        return [to_json(v, identity) for v in obj]
+        return [to_json(v) for v in obj]
     return obj
 
 

@@ -79,12 +79,3 @@ class RunHistory:
     @property
     def tau_grok(self) -> float | None:
         return metrics.tau_grok(self.t_mem, self.t_gen)
-
-    def to_json(self) -> dict:
-        return {"steps": self.steps.tolist(), **{k: v.tolist() for k, v in self.series.items()}}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "RunHistory":
-        return cls(np.array(data["steps"]), {k: np.array(v) for k, v in data.items() if k != "steps"})
-
-

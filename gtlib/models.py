@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .registry import Registry
+from .registry import Registry, check_positive
 from .tasks import Dataset
 
 MODELS: Registry[type] = Registry("model")
@@ -169,8 +169,7 @@ class MLPConfig:
 
     def __post_init__(self):
         for field in ("d_emb", "d_hidden"):
-            if not isinstance(getattr(self, field), int) or getattr(self, field) < 1:
-                raise ValueError(f"{field} must be a positive integer, got {getattr(self, field)!r}")
+            check_positive(field, getattr(self, field))
         if not self.init_scale > 0:
             raise ValueError(f"init_scale must be positive, got {self.init_scale}")
 
@@ -275,8 +274,8 @@ class OneLayerTransformer(PrunableModel):
 class TransformerConfig:
     """The one-layer Transformer. Defaults are the authors' code, which produced the paper's figures
     (SPEC §1.3): d_model 128, d_mlp 128, one head, no positional embedding, no MLP biases, about
-    115,456 weights. ``TransformerConfig.paper_text()`` is the variant the paper's App B.2 describes
-    (d_emb 500, W_pos, b_in and b_out)."""
+    115,456 weights. The variant the paper's App B.2 describes (d_emb 500, W_pos, b_in and b_out) is
+    ``TransformerConfig(d_model=500, positional=True, mlp_bias=True)``."""
 
     name: ClassVar[str] = "transformer"
     d_model: int = 128
@@ -288,16 +287,11 @@ class TransformerConfig:
 
     def __post_init__(self):
         for field in ("d_model", "d_mlp", "n_heads"):
-            if not isinstance(getattr(self, field), int) or getattr(self, field) < 1:
-                raise ValueError(f"{field} must be a positive integer, got {getattr(self, field)!r}")
+            check_positive(field, getattr(self, field))
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not self.init_scale > 0:
             raise ValueError(f"init_scale must be positive, got {self.init_scale}")
-
-    @classmethod
-    def paper_text(cls) -> "TransformerConfig":
-        return cls(d_model=500, positional=True, mlp_bias=True)
 
     def build(self, data: Dataset, n_runs: int = 1) -> OneLayerTransformer:
         _check_two_tokens(data, self.name)

@@ -2,7 +2,9 @@
 each notebook, and a page's checks computed as its notebook computes them, without Jupyter."""
 from __future__ import annotations
 
+import ast
 import inspect
+import json
 import time
 
 import yaml
@@ -13,6 +15,7 @@ from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_
 from .paths import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "book" / "manifest.yml"
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
              "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
              "fig5_controls.ipynb": controls, "fig7_mask_dynamics.ipynb": mask_dynamics,
@@ -25,6 +28,28 @@ def manifest() -> list[dict]:
     return yaml.safe_load(MANIFEST.read_text())["pages"]
 
 
+def notebook_defaults(notebook: str) -> dict:
+    """The values of a notebook's cell tagged ``parameters`` (plain literals, tests/test_book.py)."""
+    cells = json.loads((NOTEBOOK_DIR / notebook).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    return {target.id: ast.literal_eval(node.value) for node in ast.parse(source).body
+            for target in node.targets}
+
+
+def with_claims(scale: str | None = None) -> list[dict]:
+    """The pages whose claims `python -m gtlib claims` checks: every page of the manifest with claims
+    and, at the quick scale, each notebook at its own defaults (what nbval executes) where no page has
+    those parameters, the scale aside: fig2_tasks.ipynb's single seed, say, named by its file name."""
+    pages = [page for page in manifest() if page.get("claims", True)]  # not the explorer's
+    if scale != "quick":
+        return pages
+    defaults = {notebook: notebook_defaults(notebook) for notebook in NOTEBOOKS}
+    as_pages = {page["notebook"] for page in pages if all(
+        defaults[page["notebook"]].get(k) == v for k, v in page.get("parameters", {}).items() if k != "scale")}
+    return pages + [{"output": notebook, "notebook": notebook, "parameters": defaults[notebook]}
+                    for notebook in NOTEBOOKS if notebook not in as_pages]
+
+
 def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
     """The checks of one manifest page, computed as its notebook computes them: the page's
     parameters go to its family's ``runs`` or ``checks``, whichever takes them (the rest, such as
@@ -32,17 +57,17 @@ def page_checks(page: dict, scale: str | None = None, device: str | None = None,
     family = NOTEBOOKS[page["notebook"]]
     params = {**page.get("parameters", {}), **({"scale": scale} if scale else {}),
               **({"device": device} if device else {})}
-    takes = lambda fn: {k: v for k, v in params.items() if k in inspect.signature(fn).parameters}  # noqa: E731
+    takes = lambda fn: {k: v for k, v in params.items() if k in inspect.signature(fn).parameters}
     found = family.runs(**takes(family.runs), progress=progress)
     return family.checks(found, **takes(family.checks))
 
 
-def page_verdicts(page: dict, scale: str | None = None, device: str | None = None) -> tuple[str, float]:
-    """The verdict text of one page (`gtlib.claims.verdicts`) at ``scale`` (default: the page's),
-    and the seconds it took (training what was missing included)."""
+def page_verdicts(page: dict, scale: str | None = None, device: str | None = None) -> tuple[list[dict], float]:
+    """The verdicts of one page (`gtlib.claims.verdicts`) at ``scale`` (default: the page's), and
+    the seconds they took (training what was missing included)."""
     start = time.perf_counter()
-    text = verdicts(page_checks(page, scale, device), scale or page.get("parameters", {}).get("scale", "quick"))
-    return text, time.perf_counter() - start
+    found = verdicts(page_checks(page, scale, device), scale or page.get("parameters", {}).get("scale", "quick"))
+    return found, time.perf_counter() - start
 
 
 def one_thread() -> None:

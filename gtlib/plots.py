@@ -2,8 +2,9 @@
 
 One colour per role across the book, as in the paper: dense green, ticket blue, each control and
 pruner its own (`COLOURS`); train dashed, test solid. Legends use the names in `DISPLAY`, never code
-names. In a notebook, figures are shown at twice their pixel density (sharp on high-density screens)
-with an alt text that says what each panel plots (`describe`).
+names. In a notebook, once `use_sharp_figures` has run (each family's ``plot`` runs it), figures are
+shown at twice their pixel density (sharp on high-density screens) with an alt text that says what
+each panel plots (`describe`).
 """
 from __future__ import annotations
 
@@ -185,14 +186,14 @@ def _retina_png(fig: Figure):
 
 
 def use_sharp_figures() -> None:
-    """In IPython, show matplotlib figures as PNG at 2x with alt text (called on import)."""
+    """In IPython with the inline backend, show matplotlib figures as PNG at 2x with alt text;
+    elsewhere nothing. Every figure family's ``plot`` calls it first; calling it again does nothing."""
     shell = get_ipython() if get_ipython is not None else None
     backend = plt.get_backend()
     if shell is None or "inline" not in backend:
         return
-    configure_inline_support(shell, backend)  # now, once: later calls keep the formatter below
     formatter = shell.display_formatter.formatters["image/png"]
+    if formatter.type_printers.get(Figure) is _retina_png:
+        return
+    configure_inline_support(shell, backend)  # now, once: later calls keep the formatter below
     formatter.for_type(Figure, _retina_png)
-
-
-use_sharp_figures()

@@ -1,7 +1,8 @@
 """A tiny name -> object registry used for tasks, models and pruners.
 
 Looking up an unknown name raises one clear line that lists every valid name, so that a typo in a
-notebook parameter fails before any work starts.
+notebook parameter fails before any work starts; `check_positive` does the same for the sizes the
+registered tasks and models are given.
 """
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def check_positive(name: str, value) -> None:
+    """Refuse a field that must be a positive integer (a task's or a model's size), naming it."""
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _redefined(old: object, new: object) -> bool:

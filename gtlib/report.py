@@ -43,7 +43,7 @@ def _settings(run: Run) -> dict[str, str]:
            "eval_every": cfg.eval_every}
     if cfg.mask is not None:
         row.update({"mask.pruner": cfg.mask.pruner, "mask.sparsity (removed)": cfg.mask.sparsity,
-                    "mask.scored at parent step": cfg.mask.resolved_step,
+                    "mask.scored at parent step": cfg.mask.step,
                     "mask.start": cfg.mask.use, "mask.parent": cfg.mask.parent.key})
     return {k: str(v) for k, v in row.items()}
 

@@ -12,22 +12,21 @@ import dataclasses
 import datetime
 import functools
 import json
-import math
 import os
 import platform
 import subprocess
 import sys
 import time
 from concurrent.futures import Executor
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 import torch
-from distributed import Client
 
-from . import __version__, cluster, edge_popup, probes, starting_points
-from .config import RunConfig, to_json
-from .paths import REPO_ROOT
+from . import __version__, edge_popup, probes, starting_points
+from .config import KEPT_FIELDS, SCHEMA, RunConfig, to_json
+from .paths import REPO_ROOT, SCHEDULER_ENV
+from .resume import ResumeState
 from .starting_points import needs_parent
 from .steps import LOSS_GRADIENT, LOSS_GRADIENT_ENV, Step, check_choices
 from .store import CorruptRunError, Run, Store
@@ -80,31 +79,32 @@ def check_committable(store: Store, n_runs: int) -> None:
                            f"into another store (GTLIB_STORE)")
 
 
-def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto", force: bool = False,
+def run(cfg: RunConfig, store: Store | None = None, *, device: str = "auto",
         progress: bool = True, resume_every: int = 1000, loss_gradient: str | None = None) -> Run:
-    """The finished run for ``cfg``: loaded from the store, or trained and stored.
+    """The finished run for ``cfg``: loaded from the store (its own folder, or that of a run of the
+    same training that keeps more: `Store.find`), or trained and stored.
 
-    ``force=True`` retrains this run (not its parents). An interrupted run resumes from its last
-    checkpoint, or from its last resume point (every ``resume_every`` steps), whichever is later.
-    The device is chosen automatically (CUDA, then MPS, then CPU) and recorded only in the run's
-    provenance.
+    An interrupted run resumes from its last checkpoint, or from its last resume point (every
+    ``resume_every`` steps), whichever is later. The device is chosen automatically (CUDA, then
+    MPS, then CPU) and recorded only in the run's provenance. A stored run is never trained again:
+    to recompute one, train into another store (``$GTLIB_STORE``).
     """
-    return run_many([cfg], store, device=device, force=force, progress=progress,
-                    resume_every=resume_every, loss_gradient=loss_gradient)[0]
+    return run_many([cfg], store, device=device, progress=progress, resume_every=resume_every,
+                    loss_gradient=loss_gradient)[0]
 
 
 def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: str = "auto",
-             force: bool = False, progress: bool = True, batch: int = 16,
-             resume_every: int = 1000, executor: Executor | Client | None = None,
-             loss_gradient: str | None = None) -> list[Run]:
+             progress: bool = True, batch: int = 16, resume_every: int = 1000,
+             executor: Any = None, loss_gradient: str | None = None) -> list[Run]:
     """Every run of a sweep, trained where missing.
 
-    Runs that differ only in seed or mask (seeds, sparsities, pruners, ticket steps) train together,
-    up to ``batch`` at a time, as one batched computation: their weights share a leading run axis
-    and each run computes what it would alone (runs never mix: the loss is a sum of per-run losses
-    and AdamW is elementwise). The rounding can differ: BLAS may pick other kernels for other batch
-    shapes (measured on a GPU; see the README), and a long grokking run amplifies it. A missing
-    parent of a derived run trains first, in a batch of its own.
+    Runs that differ only in seed, mask or what they keep (seeds, sparsities, pruners, ticket steps,
+    checkpoints, probes) train together, up to ``batch`` at a time, as one batched computation:
+    their weights share a leading run axis and each run computes what it would alone (runs never
+    mix: the loss is a sum of per-run losses and AdamW is elementwise). The rounding can differ: BLAS
+    may pick other kernels for other batch shapes (measured on a GPU; see the README), and a long
+    grokking run amplifies it. A missing parent of a derived run trains first, in a batch of its own;
+    an interrupted run trains in a batch of the runs interrupted at the same step.
 
     Where the batches train: with a Dask client as ``executor``, or by default on the cluster that
     ``$GTLIB_SCHEDULER`` names (`gtlib.cluster`), as a task graph in which each batch waits for the
@@ -123,91 +123,98 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
     loss_gradient = loss_gradient or os.environ.get(LOSS_GRADIENT_ENV) or LOSS_GRADIENT
     check_choices("manual", loss_gradient)
     store = store or Store.default()
-    batches = _plan(cfgs, store, force, max(batch, 1))
+    batches = _plan(cfgs, store, max(batch, 1))
     if batches:
         check_committable(store, sum(len(b.runs) for b in batches))
     # The revision of this process's code, recorded by every batch wherever it trains (a Dask worker
     # runs the same code, `gtlib.cluster` checks that, but may lack the checkout's git).
     kwargs = dict(store=store, device=device, progress=progress, resume_every=resume_every,
                   revision=git_revision() if batches else "unknown", loss_gradient=loss_gradient)
-    if batches and executor is None:
-        executor = cluster.client()
+    if batches and executor is None and os.environ.get(SCHEDULER_ENV, "").strip():
+        from .cluster import client  # Dask: imported only where a cluster is used
+        executor = client()
     if executor is None:
         for b in batches:
-            _train_batch(b.runs, force=b.force, **kwargs)
-    elif isinstance(executor, Client):
-        shared = Store(store.root.resolve(), tuple(p.resolve() for p in store.read_only))
-        tasks = [cluster.Task(_train_batch, (b.runs,), {**kwargs, "store": shared, "force": b.force,
-                                                        "progress": False}, b.after, _label(b.runs))
-                 for b in batches]
-        cluster.run_graph(executor, tasks, shared.root, progress=progress)
-    else:
+            _train_alone(_train_batch(b.runs, **kwargs), kwargs)
+    elif isinstance(executor, Executor):
         for depth in sorted({b.depth for b in batches}):  # parents' batches finish first
-            for future in [executor.submit(_train_batch, b.runs, force=b.force, **kwargs)
-                           for b in batches if b.depth == depth]:
-                future.result()
+            futures = [executor.submit(_train_batch, b.runs, **kwargs) for b in batches if b.depth == depth]
+            for future in futures:
+                _train_alone(future.result(), kwargs)
+    else:  # a Dask client
+        from .cluster import Task, run_graph
+        shared = Store(store.root.resolve(), tuple(p.resolve() for p in store.read_only))
+        tasks = [Task(_train_batch_everywhere, (b.runs,), {**kwargs, "store": shared, "progress": False},
+                      b.after, _label(b.runs)) for b in batches]
+        run_graph(executor, tasks, shared, progress=progress)
     return [store.load(c) for c in cfgs]
+
+
+def missing(cfgs: Iterable[RunConfig], store: Store | None = None) -> list[RunConfig]:
+    """The runs that `run_many` would train for ``cfgs``, parents first (nothing is trained)."""
+    return [c for b in _plan(list(cfgs), store or Store.default(), 16) for c in b.runs]
+
+
+def _train_alone(leftovers: list[RunConfig], kwargs: dict) -> None:
+    """Train, each in a batch of its own, the runs that `_train_batch` left out because another
+    process had interrupted them at another step meanwhile."""
+    for cfg in leftovers:
+        if _train_batch([cfg], **kwargs):
+            raise RuntimeError(f"run {cfg.label} ({cfg.key}) was left out of its own batch")
+
+
+def _train_batch_everywhere(cfgs: list[RunConfig], **kwargs) -> None:
+    """`_train_batch` and then its leftovers, for a worker of a cluster."""
+    _train_alone(_train_batch(cfgs, **kwargs), kwargs)
 
 
 class Batch(NamedTuple):
     """Runs that train as one batched computation, after the batches listed in ``after``."""
 
     runs: list[RunConfig]
-    force: bool         # retrain them even if stored (asked for with force; never their parents)
     depth: int          # the number of ancestors of each run
     after: tuple[int, ...]  # indices of the batches that train their parents
 
 
-def _plan(cfgs: list[RunConfig], store: Store, force: bool, size: int) -> list[Batch]:
+def _plan(cfgs: list[RunConfig], store: Store, size: int) -> list[Batch]:
     """The batches that train what is missing of ``cfgs`` and of the parents they start from, up
-    to ``size`` runs each, parents' batches first."""
-    todo = {c: force for c in dict.fromkeys(cfgs) if force or not _satisfies(_stored(store, c), c)}
-    queue = list(todo)
-    for cfg in queue:  # grows by each missing parent found, so grandparents are found too
+    to ``size`` runs each, parents' batches first; runs interrupted at one step train together. A
+    missing run that another missing run of the same training keeps entirely (fewer checkpoints or
+    probes: a mask's parent, `config.MaskSpec`) is not trained: the store serves it from the other."""
+    todo = [c for c in dict.fromkeys(cfgs) if _stored(store, c) is None]
+    for cfg in todo:  # grows by each missing parent found, so grandparents are found too
         parent = cfg.mask.parent if needs_parent(cfg) else None
-        if parent is not None and parent not in todo and not _satisfies(_stored(store, parent), parent):
-            todo[parent] = False
-            queue.append(parent)
-    todo = _one_per_key(todo)
-    groups: dict[tuple[int, str, bool], list[RunConfig]] = {}
-    for cfg, forced in todo.items():
-        groups.setdefault((*_batch_signature(cfg), forced), []).append(cfg)
+        if parent is not None and parent not in todo and _stored(store, parent) is None:
+            todo.append(parent)
+    trained = [c for c in todo if not any(_keeps_all_of(other, c) for other in todo)]
+    served_by = {c: next(t for t in trained if _keeps_all_of(t, c)) for c in todo if c not in trained}
+    groups: dict[tuple, list[RunConfig]] = {}
+    for cfg in todo:
+        if cfg in trained:
+            groups.setdefault((*_batch_signature(cfg), store.resume_step(cfg) or 0), []).append(cfg)
     batches: list[Batch] = []
-    where: dict[str, int] = {}  # run key -> its batch
-    for depth, recipe, forced in sorted(groups):  # parents (lower depth) first
-        members = groups[depth, recipe, forced]
+    where: dict[RunConfig, int] = {}  # run -> its batch
+    for depth, recipe, resumed in sorted(groups):  # parents (lower depth) first
+        members = groups[depth, recipe, resumed]
         for i in range(0, len(members), size):
             runs = members[i:i + size]
-            after = {where[c.mask.parent.key] for c in runs
-                     if needs_parent(c) and c.mask.parent.key in where}
-            where.update({c.key: len(batches) for c in runs})
-            batches.append(Batch(runs, forced, depth, tuple(sorted(after))))
+            parents = {served_by.get(c.mask.parent, c.mask.parent) for c in runs if needs_parent(c)}
+            after = {where[p] for p in parents if p in where}
+            where.update({c: len(batches) for c in runs})
+            batches.append(Batch(runs, depth, tuple(sorted(after))))
     return batches
 
 
-def _one_per_key(todo: dict[RunConfig, bool]) -> dict[RunConfig, bool]:
-    """One configuration per stored run: requests that differ only in what they keep (checkpoints,
-    probes) share a key, and a batch must not train one key twice; they are merged into one request
-    that keeps everything each of them asks for (`_keeping_all`)."""
-    by_key: dict[str, list[RunConfig]] = {}
-    for cfg in todo:
-        by_key.setdefault(cfg.key, []).append(cfg)
-    return {_keeping_all(same): any(todo[c] for c in same) for same in by_key.values()}
-
-
-def _keeping_all(requests: list[RunConfig]) -> RunConfig:
-    """One request for the run that ``requests`` all name (one key), keeping every checkpoint and
-    probe that any of them asks for. Checkpoints are kept every ``checkpoint_every`` steps, so the
-    merged request keeps them every gcd of the intervals: requests every 250 and every 400 steps give
-    one every 50. Where one request already keeps everything, it is that request."""
-    first = requests[0]
-    intervals = [c.checkpoint_every for c in requests if c.checkpoint_every]
-    keeps_none = all(c.checkpoint_every == 0 for c in requests)  # 0: no weights at all
-    every = math.gcd(*intervals) if intervals else 0 if keeps_none else None
-    logged = set().union(*(c.probes for c in requests))
-    if every == first.checkpoint_every and logged == set(first.probes):
-        return first
-    return dataclasses.replace(first, checkpoint_every=every, probes=tuple(sorted(logged)))
+def _keeps_all_of(big: RunConfig, small: RunConfig) -> bool:
+    """Whether ``big`` is the same training as ``small`` and keeps everything ``small`` keeps (of
+    two that keep the same, say ``checkpoint_every=None`` and ``=steps``, the first by key)."""
+    if big == small or big.training_key != small.training_key:
+        return False
+    big_steps, small_steps = set(big.checkpoint_steps), set(small.checkpoint_steps)
+    big_probes, small_probes = set(big.probes), set(small.probes)
+    if (big_steps, big_probes) == (small_steps, small_probes):
+        return big.key < small.key
+    return small_steps <= big_steps and small_probes <= big_probes
 
 
 def _label(cfgs: list[RunConfig]) -> str:
@@ -220,31 +227,30 @@ def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
     depth, parent = 0, cfg.mask
     while parent is not None:
         depth, parent = depth + 1, parent.parent.mask
-    recipe = to_json(dataclasses.replace(cfg, seed=0, mask=None), identity=True)
+    recipe = {k: v for k, v in to_json(dataclasses.replace(cfg, seed=0, mask=None)).items()
+              if k not in KEPT_FIELDS}
     return depth, json.dumps(recipe, sort_keys=True)
 
 
-def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, progress: bool,
-                 resume_every: int, revision: str, loss_gradient: str) -> None:
+def _train_batch(cfgs: list[RunConfig], store: Store, device: str, progress: bool,
+                 resume_every: int, revision: str, loss_gradient: str) -> list[RunConfig]:
+    """Train the runs of one batch that are still missing once their locks are held. Returns the
+    runs left out because their resume point differs from the batch's (another process
+    interrupted them at another step since the plan): the caller trains each alone."""
     dev = resolve_device(device)
     with contextlib.ExitStack() as locks:
         for cfg in sorted(cfgs, key=lambda c: c.key):
             locks.enter_context(store.lock(cfg))
-        found = {c: _stored(store, c, repair=True) for c in cfgs}  # finished meanwhile?
-        # A run stored without the checkpoints or probes asked for is retrained with exactly those
-        # asked for: analyses read a run's checkpoints, so a copy must not keep others (the
-        # replaced copy is retired, not deleted: `gtlib.store._retire`).
-        cfgs = [c for c in cfgs if force or not _satisfies(found[c], c)]
+        cfgs = [c for c in cfgs if _stored(store, c, repair=True) is None]  # finished meanwhile?
+        writers = {c: store.writer(c) for c in cfgs}
+        resumes = {c: w.resume_state() for c, w in writers.items()}
+        steps = [None if r is None else r.step for r in resumes.values()]
+        common = max(set(steps), key=steps.count) if steps else None  # the most runs' resume step
+        leftovers = [c for c in cfgs if (resumes[c] and resumes[c].step) != common]
+        cfgs = [c for c in cfgs if c not in leftovers]
         if not cfgs:
-            return
+            return leftovers
         starts = [starting_point(c, store, dev, progress) for c in cfgs]
-        writers = [store.writer(c) for c in cfgs]
-        resumes = [w.resume_state() for w in writers]
-        if len({None if r is None else r["step"] for r in resumes}) > 1:
-            locks.close()  # each run takes its own lock again below (a lock is not re-entrant)
-            for cfg in cfgs:  # runs interrupted at different steps cannot share a batch
-                _train_batch([cfg], store, device, force, progress, resume_every, revision, loss_gradient)
-            return
         data = _stack_data([d for d, _ in starts])
         first = cfgs[0]
         model = first.model.build(_unbatched(starts[0][0]), n_runs=len(cfgs)).to(dev)
@@ -252,30 +258,32 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, force: bool, 
             edge_popup.attach(model, first.edge_popup)
         model.load_weights(_cat([m.weights() for _, m in starts]))
         model.set_masks(_cat([m.masks() for _, m in starts]))
-        for r, writer in enumerate(writers):
-            writer.save_masks(_run_slice(model.masks(), r))
-        resume = _stack_states(resumes, dev) if resumes[0] is not None else None
-
+        for r, cfg in enumerate(cfgs):
+            writers[cfg].save_masks(_run_slice(model.masks(), r))
+        resume = None if common is None else ResumeState.stack([resumes[c] for c in cfgs], dev)
         keeps = [set(c.checkpoint_steps) for c in cfgs]
 
-        def on_checkpoint(step, weights, state):
-            for r, writer in enumerate(writers):
+        def on_checkpoint(step, weights, state: ResumeState):
+            for r, cfg in enumerate(cfgs):
                 if weights is not None and step in keeps[r]:  # each run exactly its own checkpoints
-                    writer.save_weights(step, _run_slice(weights, r))
-                writer.save_resume_state(_state_slice(state, r))
+                    writers[cfg].save_weights(step, _run_slice(weights, r))
+                writers[cfg].save_resume_state(state.split(r))
 
         start = time.perf_counter()
-        label = _label(cfgs)
         logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
         history = train(model, data, first.optim, first.steps, first.eval_every, sorted(set().union(*keeps)),
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
-                        progress=progress, desc=label, probes=logged, loss_gradient=loss_gradient)
+                        progress=progress, desc=_label(cfgs), probes=logged, loss_gradient=loss_gradient)
         wall = time.perf_counter() - start
         hand_written = Step.supports(model, data)
         step = {"gradients": "hand-written" if hand_written else "autograd",
                 "loss_gradient": loss_gradient if hand_written else "float64"}
-        for r, (cfg, writer) in enumerate(zip(cfgs, writers)):
-            writer.finish(history.run(r), provenance(cfg, dev, wall, resumes[r], len(cfgs), revision, step))
+        for r, cfg in enumerate(cfgs):
+            own = history.run(r)
+            own.series = {k: v for k, v in own.series.items()
+                          if k not in probes.series_of(logged) or k in probes.series_of(cfg.probes)}
+            writers[cfg].finish(own, provenance(cfg, dev, wall, resumes[cfg], len(cfgs), revision, step))
+    return leftovers
 
 
 def _cat(dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -285,38 +293,6 @@ def _cat(dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 def _run_slice(tensors: dict[str, torch.Tensor], r: int) -> dict[str, torch.Tensor]:
     """Run r's tensors, without the run axis, on the CPU."""
     return {n: t[r].detach().cpu().clone() for n, t in tensors.items()}
-
-
-def _state_slice(state: dict, r: int) -> dict:
-    """Run r's resumable state, shaped as if it had trained alone (run axis of 1). The slices are
-    copied: saving a view would write the whole batch's storage into every run's file."""
-    opt = state["optimizer"]
-    return {"step": state["step"],
-            "weights": {n: w[r:r + 1].detach().cpu().clone() for n, w in state["weights"].items()},
-            "optimizer": {"param_groups": opt["param_groups"],
-                          "state": {i: {k: v[r:r + 1].cpu().clone() if v.dim() else v
-                                        for k, v in s.items()}
-                                    for i, s in opt["state"].items()}},
-            "history": {"steps": state["history"]["steps"],
-                        "series": {k: [row[r:r + 1] for row in rows]
-                                   for k, rows in state["history"]["series"].items()}}}
-
-
-def _stack_states(states: list[dict], device) -> dict:
-    """The inverse of `_state_slice` over runs resumed from the same step."""
-    first = states[0]
-    opt = first["optimizer"]
-    return {"step": first["step"],
-            "weights": {n: torch.cat([s["weights"][n] for s in states]).to(device)
-                        for n in first["weights"]},
-            "optimizer": {"param_groups": opt["param_groups"],
-                          "state": {i: {k: torch.cat([s["optimizer"]["state"][i][k] for s in states])
-                                        if v.dim() else v for k, v in st.items()}
-                                    for i, st in opt["state"].items()}},
-            "history": {"steps": first["history"]["steps"],
-                        "series": {k: [sum((s["history"]["series"][k][t] for s in states), [])
-                                       for t in range(len(rows))]
-                                   for k, rows in first["history"]["series"].items()}}}
 
 
 def _stack_data(parts: list[Dataset]) -> Dataset:
@@ -352,22 +328,15 @@ def _stored(store: Store, cfg: RunConfig, *, repair: bool = False) -> Run | None
         return None
 
 
-def _satisfies(found: Run | None, cfg: RunConfig) -> bool:
-    """A stored run serves a request if it holds every checkpoint the request asks to keep and
-    every probe it asks to log."""
-    return (found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps)
-            and probes.series_of(cfg.probes) <= set(found.history.series))
-
-
-def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: dict | None,
+def provenance(cfg: RunConfig, device: torch.device, wall: float, resume: ResumeState | None,
                batch: int, revision: str, step: dict) -> dict:
     """Where a result came from. ``wall_seconds`` is the training time of the whole batch of
     ``batch_size`` runs it was trained with; ``step`` says how its gradients were computed (see
     `gtlib.steps`; runs stored before it was recorded were trained with autograd and float64)."""
     return {
-        "key": cfg.key, "label": cfg.label, "config": to_json(cfg),
+        "key": cfg.key, "label": cfg.label, "config": to_json(cfg), "schema": SCHEMA,
         "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch, **step,
-        "wall_seconds": round(wall, 2), "resumed_from_step": resume["step"] if resume else None,
+        "wall_seconds": round(wall, 2), "resumed_from_step": resume.step if resume else None,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": revision, "gtlib": __version__, "python": platform.python_version(),
         "torch": torch.__version__, "numpy": np.__version__,

@@ -42,7 +42,7 @@ def needs_parent(cfg: RunConfig) -> bool:
     """Whether the run's starting point needs its parent's stored weights (not for pruning at
     initialisation of a dense parent, whose θ0 is the run's own)."""
     spec = cfg.mask
-    return spec is not None and not (spec.resolved_step == 0 and spec.parent.mask is None)
+    return spec is not None and not (spec.step == 0 and spec.parent.mask is None)
 
 
 def _add_run_axis(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -64,13 +64,13 @@ def _start(cfg: RunConfig, parent: Run | None, device):
     if spec is None:
         return data, model
     if spec.use == "continue":
-        model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
+        model.load_weights(_add_run_axis(parent.weights(spec.step)))
         return data, model
     if not needs_parent(cfg):
         theta0 = model.weights()
     else:
         theta0 = {n: t.to(device) for n, t in _add_run_axis(parent.weights(0)).items()}
-        model.load_weights(_add_run_axis(parent.weights(spec.resolved_step)))
+        model.load_weights(_add_run_axis(parent.weights(spec.step)))
         model.set_masks(_add_run_axis(parent.masks()))  # score what the parent computes with
     masks = prune(model, data, spec.pruner, spec.sparsity, seed=cfg.seed)
     if spec.use == "mask":
@@ -79,7 +79,7 @@ def _start(cfg: RunConfig, parent: Run | None, device):
         return data, model
     p = {"l1_norm": 1, "l2_norm": 2}[spec.use]
     ratio = metrics.norm_ratio(theta0, masks, p, per_matrix=spec.norm_ratio == "per_matrix")
-    scale = lambda n: ratio.view(-1, *[1] * (theta0[n].dim() - 1)) if n in masks else 1.0  # noqa: E731
+    scale = lambda n: ratio.view(-1, *[1] * (theta0[n].dim() - 1)) if n in masks else 1.0
     model.load_weights({n: w * scale(n) for n, w in theta0.items()})
     model.set_masks({n: torch.ones_like(m) for n, m in masks.items()})
     return data, model

@@ -6,27 +6,27 @@ Layout under a root folder::
                        masks.pt, weights/step_<step>.pt, and checksums.json (the sha256 of each)
     partial/<key>/     a run in progress: the same files as far as they go, plus resume.pt
     locks/<key>.lock   held while a process trains that run
-    retired/<key>.<ns> a copy that a retrain replaced, kept a day for the processes still reading it
 
 A run directory is complete or absent: a run is written under ``partial/``, sealed (checksums.json,
 written last) and renamed into ``runs/`` when it has finished, so a killed process never leaves
 anything that looks finished, and the next attempt resumes from ``partial/<key>/resume.pt`` (the last
 resume point), or publishes a sealed folder it finds there. Only a folder with checksums.json counts
 as finished, and every read checks the files it reads against it: a corrupt or truncated file raises
-`CorruptRunError`, never a wrong result. A `Run` reads its weights lazily, perhaps long after it was
-loaded, while another process retrains the same run to keep more checkpoints or probes: the replaced
-copy is therefore moved to ``retired/``, not deleted, and the `Run` goes on reading the copy whose
-checksums it holds. Tensors are loaded with ``weights_only=True``: a results
-folder from elsewhere can never run code.
+`CorruptRunError`, never a wrong result.
+
+A sealed folder never changes: its key names everything it holds (`gtlib.config`), so no later
+request can ask it for more, and nothing rewrites or replaces it. A request that keeps more than a
+stored run (more checkpoints or probes) is another run, trained into its own folder. A request that
+keeps less of a stored training is served by that run's folder, read as the request keeps it
+(`Store.load`): the same history and weights, since what a run keeps never changes what it computes.
+Tensors are loaded with ``weights_only=True``: a results folder from elsewhere can never run code.
 
 `Store.default()` writes to ``$GTLIB_STORE`` (default: ``.gtlib-store/`` at the repository root) and
 also reads the committed paper-scale results in ``results/`` (``$GTLIB_RESULTS``).
 
 With ``$GTLIB_READ_LOG`` set to a file, every run file read for use (a run's history when it is
 loaded, each tensor file a `Run` reads; not the reads that check checksums) is appended to it as
-``<key>/<file>``, and every request for a run as ``<key>/asks:<steps>`` (the checkpoints it asks
-the run to keep): `benchmarks/store_reads.py` measures with it what each book page reads and asks
-of a run, and `trim` drops from a sealed run what nothing asks of it.
+``<key>/<file>``: `benchmarks/store_reads.py` measures with it what each book page reads.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ import json
 import os
 import re
 import shutil
-import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,13 +46,14 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from .config import RunConfig, from_json, to_json
-from .history import RunHistory
+from .config import SCHEMA, RunConfig, from_json, to_json, training_key
+from .history import SERIES, RunHistory
 from .metrics import THRESHOLD
 from .paths import REPO_ROOT
+from .probes import series_of
+from .resume import ResumeState
+
 CHECKSUMS = "checksums.json"
-RETIRED = "retired"
-RETIRED_KEEP_SECONDS = 24 * 3600  # how long a replaced copy stays readable (see `_retire`)
 RUN_FILES = ("config.json", "meta.json", "history.npz", "masks.pt")  # and weights/step_*.pt
 _WEIGHTS = re.compile(r"weights/step_\d{7}\.pt")
 
@@ -119,31 +120,10 @@ def _remove_temporaries(run_dir: Path) -> None:
         path.unlink()
 
 
-def trim(run_dir: str | Path, keep: set[int]) -> int:
-    """Rewrite a sealed run folder to hold only what is asked of it: the weights at the steps in
-    ``keep`` (the others' files removed) and its masks as booleans; sealed again with new checksums.
-    For a migration of a store no process is reading (a `Run` loaded before would find files gone).
-    Returns the bytes removed."""
-    run_dir = Path(run_dir)
-    verify(run_dir)
-    before = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
-    for path in (run_dir / "weights").glob("step_*.pt"):
-        if int(path.stem.removeprefix("step_")) not in keep:
-            path.unlink()
-    masks = _load_tensors(run_dir / "masks.pt")
-    if any(m.dtype != torch.bool for m in masks.values()):
-        if any(not torch.equal(m, m.bool().to(m.dtype)) for m in masks.values()):
-            raise _corrupt(run_dir, "masks.pt", "holds values other than 0 and 1", None)
-        _save_tensors(run_dir / "masks.pt", {n: m.bool() for n, m in masks.items()})
-    (run_dir / CHECKSUMS).unlink()
-    seal(run_dir)
-    return before - sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
-
-
 def seal(run_dir: str | Path) -> None:
     """Write checksums.json for a finished run folder that lacks one: from then on the folder counts
     as finished and its files are checked on every read. `RunWriter.finish` seals every new run; runs
-    written before checksums existed are sealed once by hand (only files one trusts)."""
+    written before checksums existed were sealed once by hand (only files one trusts)."""
     run_dir = Path(run_dir)
     if (run_dir / CHECKSUMS).exists():
         raise ValueError(f"{run_dir} is already sealed; delete its {CHECKSUMS} to seal it again")
@@ -194,8 +174,7 @@ def _read_checksums(run_dir: Path, label: str | None) -> dict[str, str]:
 
 
 def _log_read(run_dir: Path, name: str) -> None:
-    """One line in ``$GTLIB_READ_LOG`` (if set) for each run file read, and for each request
-    ("asks" and the checkpoint steps it asks the run to keep)."""
+    """One line in ``$GTLIB_READ_LOG`` (if set) for each run file read."""
     log = os.environ.get("GTLIB_READ_LOG")
     if log:
         with open(log, "a") as handle:
@@ -204,7 +183,7 @@ def _log_read(run_dir: Path, name: str) -> None:
 
 def _read_checked(run_dir: Path, name: str, digest: str, label: str | None) -> bytes:
     """The bytes of one run file, checked against its checksum. They are read once and then parsed
-    from memory, so the bytes checked are the bytes used even if the folder is replaced meanwhile."""
+    from memory, so the bytes checked are the bytes used."""
     path = run_dir / name
     if not path.is_file():
         raise _corrupt(run_dir, name, "is missing", label)
@@ -248,35 +227,15 @@ def _unseal_and_remove(run_dir: Path) -> None:
 
 
 def _publish(partial: Path, final: Path) -> None:
-    """Move a sealed run from ``partial/`` to ``runs/``. An older copy there (a run retrained to keep
-    more checkpoints or probes, or a forced recomputation) is retired, not removed (`_retire`)."""
+    """Move a sealed run from ``partial/`` to ``runs/``. Never over a published folder: a run is
+    trained under its lock only when it is not stored, so a copy already there is the same run,
+    and it stays."""
     (partial / "resume.pt").unlink(missing_ok=True)
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        _retire(final)
+    if is_sealed(final):
+        _unseal_and_remove(partial)
+        return
     os.replace(partial, final)
-
-
-def _retire(run_dir: Path) -> None:
-    """Move a published run folder to ``retired/<key>.<time in ns>``, whole and sealed: a `Run` loaded
-    from it, in this process or another, still reads its files there (`Run._folder`). Copies retired
-    more than `RETIRED_KEEP_SECONDS` ago are removed now."""
-    retired = run_dir.parent.parent / RETIRED
-    retired.mkdir(exist_ok=True)
-    now = time.time_ns()
-    os.replace(run_dir, retired / f"{run_dir.name}.{now}")
-    for old in retired.iterdir():
-        stamp = old.name.rpartition(".")[2]
-        if stamp.isdigit() and now - int(stamp) > RETIRED_KEEP_SECONDS * 1e9:
-            _unseal_and_remove(old)
-
-
-def _holds(run_dir: Path, checksums: dict[str, str]) -> bool:
-    """Whether ``run_dir`` is sealed with exactly these checksums (the same copy of a run)."""
-    try:
-        return json.loads((run_dir / CHECKSUMS).read_text()) == checksums
-    except (OSError, ValueError):
-        return False
 
 
 @dataclass
@@ -301,9 +260,8 @@ class Run:
 
     @property
     def checkpoint_steps(self) -> list[int]:
-        """The steps whose weights the run's checksums list (files added since are not its own)."""
-        return sorted(int(n[len("weights/step_"):-len(".pt")]) for n in self.checksums
-                      if n.startswith("weights/"))
+        """The steps whose weights the run holds (its configuration's `checkpoint_steps`)."""
+        return _steps_held(self.checksums)
 
     def masks(self) -> dict[str, torch.Tensor]:
         """The fixed 0/1 masks, as float32 tensors (stored as booleans; the runs stored before
@@ -311,32 +269,25 @@ class Run:
         return {n: m.float() for n, m in self._read_tensors("masks.pt").items()}
 
     def _read_tensors(self, name: str) -> dict[str, torch.Tensor]:
-        for attempt in (1, 2):  # a retrain may replace the folder between finding and reading it
-            folder = self._folder()
-            try:
-                data = _read_checked(folder, name, self.checksums[name], self.config.label)
-                _log_read(folder, name)
-                break
-            except CorruptRunError:
-                if attempt == 2 or self._folder() == folder:
-                    raise
-        with _reading(folder, name, self.config.label):
+        data = _read_checked(self.path, name, self.checksums[name], self.config.label)
+        _log_read(self.path, name)
+        with _reading(self.path, name, self.config.label):
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
-    def _folder(self) -> Path:
-        """The folder of the copy this run was loaded from: ``path``, unless another request has
-        retrained the run since (to keep more checkpoints or probes), in which case the copy it
-        holds the checksums of was moved to ``retired/`` (`_retire`)."""
-        if self.checksums and not _holds(self.path, self.checksums):
-            for old in sorted((self.path.parent.parent / RETIRED).glob(f"{self.path.name}.*"), reverse=True):
-                if _holds(old, self.checksums):
-                    return old
-        return self.path  # where reading reports the file missing or different, if it is gone
 
-    def effective_weights(self, step: int | None = None) -> dict[str, torch.Tensor]:
-        """θ ⊙ m at ``step``: what the network computes with."""
-        masks = self.masks()
-        return {n: w * masks[n] if n in masks else w for n, w in self.weights(step).items()}
+def _training_key_of(run_dir: Path) -> str | None:
+    """The training key of a sealed folder written at the current `SCHEMA` (None otherwise: a
+    folder of an older schema serves only its own key, until `gtlib.migrate` re-keys it)."""
+    try:
+        if json.loads((run_dir / "meta.json").read_text()).get("schema") != SCHEMA:
+            return None
+        return training_key(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _steps_held(checksums: dict[str, str]) -> list[int]:
+    return sorted(int(n[len("weights/step_"):-len(".pt")]) for n in checksums if n.startswith("weights/"))
 
 
 class RunWriter:
@@ -350,9 +301,9 @@ class RunWriter:
         _atomic_write(self.dir / "config.json",
                       lambda tmp: tmp.write_text(json.dumps(to_json(cfg), indent=1, sort_keys=True)))
 
-    def resume_state(self) -> dict | None:
+    def resume_state(self) -> ResumeState | None:
         path = self.dir / "resume.pt"
-        return _load_tensors(path) if path.exists() else None
+        return ResumeState.from_dict(_load_tensors(path)) if path.exists() else None
 
     def save_masks(self, masks: dict[str, torch.Tensor]) -> None:
         """Masks are 0/1: stored as booleans, exactly, in a quarter of float32's bytes."""
@@ -363,10 +314,10 @@ class RunWriter:
     def save_weights(self, step: int, weights: dict[str, torch.Tensor]) -> None:
         _save_tensors(self.dir / "weights" / f"step_{step:07d}.pt", weights)
 
-    def save_resume_state(self, state: dict) -> None:
+    def save_resume_state(self, state: ResumeState) -> None:
         """The state to resume from; written after that step's weights, if any, so a resume point
         never lacks its checkpoint."""
-        _save_tensors(self.dir / "resume.pt", state)
+        _save_tensors(self.dir / "resume.pt", state.as_dict())
 
     def finish(self, history: RunHistory, meta: dict) -> None:
         """Write the history and provenance, seal the folder, publish it. A process killed at any
@@ -397,10 +348,11 @@ def _listing_row(run_dir: Path) -> dict:
     return {**row, "label": cfg.label, "task": cfg.task.name, "op": getattr(cfg.task, "op", ""),
             "model": cfg.model.name, "seed": cfg.seed, "steps": cfg.steps, "lr": cfg.optim.lr,
             "weight_decay": cfg.optim.weight_decay,
-            "parent": mask.parent.key if mask else "", "mask_step": mask.resolved_step if mask else None,
+            "parent": mask.parent.key if mask else "", "mask_step": mask.step if mask else None,
             "pruner": mask.pruner if mask else "", "sparsity": mask.sparsity if mask else 0.0,
             "start": mask.use if mask else "θ0", "t_mem": history.t_mem, "t_gen": history.t_gen,
-            "wall_seconds": meta.get("wall_seconds"), "finished": meta.get("finished"), "problem": ""}
+            "wall_seconds": meta.get("wall_seconds"), "batch_size": meta.get("batch_size"),
+            "finished": meta.get("finished"), "problem": ""}
 
 
 class Store:
@@ -409,6 +361,7 @@ class Store:
     def __init__(self, root: str | Path, read_only: tuple[str | Path, ...] = ()):
         self.root = Path(root)
         self.read_only = tuple(Path(p) for p in read_only if Path(p).resolve() != self.root.resolve())
+        self._training_keys: dict[Path, str | None] = {}  # `_training_key_of` each folder
 
     @classmethod
     def default(cls) -> "Store":
@@ -417,23 +370,36 @@ class Store:
         return cls(root, (results,))
 
     def find(self, cfg: RunConfig) -> Path | None:
-        """The first sealed folder of this run, the writable root first."""
+        """The sealed folder that serves ``cfg``: its own (``runs/<key>``, the writable root
+        first), or else that of a run of the same training (`RunConfig.training_key`) that keeps
+        every checkpoint and probe ``cfg`` keeps."""
         for root in (self.root, *self.read_only):
             path = root / "runs" / cfg.key
             if is_sealed(path):
                 return path
+        wanted = {f"weights/step_{s:07d}.pt" for s in cfg.checkpoint_steps}
+        for path in self.same_training(cfg):
+            with contextlib.suppress(OSError, ValueError):
+                if wanted <= set(json.loads((path / CHECKSUMS).read_text())) and \
+                        set(cfg.probes) <= set(json.loads((path / "config.json").read_text()).get("probes", [])):
+                    return path
         return None
 
     def load(self, cfg: RunConfig) -> Run | None:
-        """The stored run, every file checked against its checksum first (a few ms per run);
-        raises `CorruptRunError` if one is missing, differs or cannot be read."""
+        """The stored run serving ``cfg`` (`find`), every file checked against its checksum first
+        (a few ms per run), read as ``cfg`` keeps it: only its checkpoints and its probes' series.
+        Raises `CorruptRunError` if a file is missing, differs or cannot be read."""
         path = self.find(cfg)
         if path is None:
             return None
         sums = verify(path, cfg.label)
-        _log_read(path, "asks:" + ",".join(map(str, cfg.checkpoint_steps)))  # what the request keeps
         steps, series = _read_history(path, cfg.label)
         meta = _read_json(path, "meta.json", cfg.label)
+        if path.name != cfg.key:  # another run of the same training, which keeps more
+            kept = {f"weights/step_{s:07d}.pt" for s in cfg.checkpoint_steps}
+            sums = {n: d for n, d in sums.items() if not n.startswith("weights/") or n in kept}
+            logged = set(SERIES) | series_of(cfg.probes)
+            series = {k: v for k, v in series.items() if k in logged}
         threshold = getattr(cfg.task, "accuracy_threshold", THRESHOLD)
         return Run(cfg, path, RunHistory(steps, series, threshold), meta, sums)
 
@@ -461,6 +427,42 @@ class Store:
     def writer(self, cfg: RunConfig) -> RunWriter:
         return RunWriter(self, cfg)
 
+    @contextlib.contextmanager
+    def probe_file(self):
+        """A uniquely named empty file in the writable root while the block runs (for
+        `gtlib.cluster` to check that its workers see the store)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".probe-{uuid.uuid4().hex}"
+        probe.write_text("")
+        try:
+            yield probe
+        finally:
+            probe.unlink()
+
+    def resume_step(self, cfg: RunConfig) -> int | None:
+        """The step an interrupted run of ``cfg`` resumes from (None: it starts at 0)."""
+        path = self.root / "partial" / cfg.key / "resume.pt"
+        if not path.is_file():
+            return None
+        try:
+            return int(_load_tensors(path)["step"])
+        except Exception:  # a damaged resume point: the run starts again (`RunWriter` overwrites it)
+            return None
+
+    def same_training(self, cfg: RunConfig) -> list[Path]:
+        """Sealed folders of other runs with ``cfg``'s training key, the writable root first."""
+        wanted, found = cfg.training_key, []
+        for root in (self.root, *self.read_only):
+            folder = root / "runs"
+            for run_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if run_dir.name == cfg.key or not is_sealed(run_dir):
+                    continue
+                if run_dir not in self._training_keys:  # read once: a sealed folder never changes
+                    self._training_keys[run_dir] = _training_key_of(run_dir)
+                if self._training_keys.get(run_dir) == wanted:
+                    found.append(run_dir)
+        return found
+
     def listing(self) -> pd.DataFrame:
         """Every finished run the store holds, one row each (the writable root's copy first): its
         key, its main settings, where its mask comes from, its times and its provenance. Reads
@@ -476,9 +478,10 @@ class Store:
                 rows.append(_listing_row(run_dir))
         columns = ["key", "root", "label", "task", "op", "model", "seed", "steps", "lr", "weight_decay",
                    "parent", "mask_step", "pruner", "sparsity", "start", "t_mem", "t_gen",
-                   "wall_seconds", "finished", "problem"]
+                   "wall_seconds", "batch_size", "finished", "problem"]
         return pd.DataFrame(rows, columns=columns).astype(
-            {"seed": "Int64", "steps": "Int64", "mask_step": "Int64", "t_mem": "Int64", "t_gen": "Int64"})
+            {"seed": "Int64", "steps": "Int64", "mask_step": "Int64", "t_mem": "Int64", "t_gen": "Int64",
+             "batch_size": "Int64"})
 
     def lock(self, cfg: RunConfig) -> FileLock:
         """An exclusive lock on this configuration, to use as a context manager: a second process

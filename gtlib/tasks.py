@@ -28,7 +28,7 @@ from typing import Callable, ClassVar
 import torch
 
 from . import mnist_data
-from .registry import Registry
+from .registry import Registry, check_positive
 
 TASKS: Registry[type] = Registry("task")
 
@@ -49,7 +49,7 @@ class Dataset:
     loss: str
 
     def to(self, device: torch.device | str) -> "Dataset":
-        move = lambda t: t.to(device)  # noqa: E731
+        move = lambda t: t.to(device)
         return Dataset(move(self.x_train), move(self.y_train), move(self.x_test), move(self.y_test),
                        self.n_outputs, self.loss)
 
@@ -166,7 +166,7 @@ class SparseParity:
 
     def __post_init__(self):
         for field in ("n_bits", "k", "n_train", "n_test"):
-            _check_positive(field, getattr(self, field))
+            check_positive(field, getattr(self, field))
         if self.k > self.n_bits:
             raise ValueError(f"parity size k ({self.k}) cannot exceed n_bits ({self.n_bits})")
 
@@ -199,7 +199,7 @@ class PolynomialRegression:
 
     def __post_init__(self):
         for field in ("dim", "n_train", "n_test"):
-            _check_positive(field, getattr(self, field))
+            check_positive(field, getattr(self, field))
 
     def build(self, seed: int) -> Dataset:
         gen = torch.Generator().manual_seed(seed)
@@ -208,11 +208,6 @@ class PolynomialRegression:
         y = ((x @ beta) ** 2 / 2).unsqueeze(-1)
         return Dataset(x[:self.n_train], y[:self.n_train], x[self.n_train:], y[self.n_train:],
                        n_outputs=1, loss="mse")
-
-
-def _check_positive(name: str, value) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @TASKS.register("mnist")
@@ -248,9 +243,9 @@ class MNIST:
     def __post_init__(self):
         if self.source not in ("embedded", "idx"):
             raise ValueError(f"unknown MNIST source {self.source!r}; valid: embedded, idx")
-        _check_positive("n_train", self.n_train)
+        check_positive("n_train", self.n_train)
         if self.n_test is not None:
-            _check_positive("n_test", self.n_test)
+            check_positive("n_test", self.n_test)
 
     def build(self, seed: int) -> Dataset:
         if self.source == "embedded":
@@ -267,7 +262,7 @@ class MNIST:
             test_x, test_y = test_x[:self.n_test], test_y[:self.n_test]
         if self.n_train > len(train_y) or len(test_y) == 0:
             raise ValueError(f"n_train {self.n_train} leaves no test images in the {self.source} set")
-        pixels = lambda a: torch.tensor(a.reshape(len(a), -1), dtype=torch.float32) / 255  # noqa: E731
-        labels_ = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
+        pixels = lambda a: torch.tensor(a.reshape(len(a), -1), dtype=torch.float32) / 255
+        labels_ = lambda a: torch.tensor(a, dtype=torch.long)
         return Dataset(pixels(train_x), labels_(train_y), pixels(test_x), labels_(test_y),
                        n_outputs=10, loss="mse_onehot")

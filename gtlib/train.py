@@ -8,7 +8,6 @@ state repeats the uninterrupted run exactly.
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 import torch
@@ -21,6 +20,7 @@ from .history import History
 from .metrics import task_accuracy, task_loss
 from .models import PrunableModel
 from .probes import start as start_probes
+from .resume import ResumeState
 from .steps import LOSS_GRADIENT, Step, check_choices
 from .tasks import Dataset
 
@@ -37,13 +37,30 @@ def make_optimizer(model: PrunableModel, cfg: OptimConfig) -> torch.optim.Optimi
 class AdamW:
     """``torch.optim.AdamW``'s fused update without ``Optimizer.step()``'s Python wrapper (about 70
     µs a step): the same kernel with the same arguments, so the same bits. The torch optimizer keeps
-    the state (its first step creates it; ``state_dict``/``load_state_dict`` resume it)."""
+    the state (its first step creates it); `state_by_name` and `load_state` save and resume it
+    keyed by parameter name."""
 
     def __init__(self, model: PrunableModel, cfg: OptimConfig):
         self.optimizer = make_optimizer(model, cfg)
         self.group = self.optimizer.param_groups[0]
         self.params = self.group["params"]
+        self.names = [name for name, _ in model.named_parameters()]  # the optimizer's order
         self.state: tuple[list, list, list] | None = None
+
+    def state_by_name(self) -> dict[str, dict[str, torch.Tensor]]:
+        """A snapshot of AdamW's tensors per parameter name (empty before the first step)."""
+        return {name: {k: v.detach().clone() for k, v in self.optimizer.state[p].items()}
+                for name, p in zip(self.names, self.params) if p in self.optimizer.state}
+
+    def load_state(self, by_name: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Resume from `state_by_name`'s snapshot; a name the model lacks is refused."""
+        unknown = sorted(set(by_name) - set(self.names))
+        if unknown:
+            raise ValueError(f"resume state names parameters the model lacks: {', '.join(unknown)}; "
+                             f"its parameters: {', '.join(self.names)}")
+        for name, param in zip(self.names, self.params):
+            if name in by_name:
+                self.optimizer.state[param] = {k: v.to(param.device) for k, v in by_name[name].items()}
 
     def step(self, grads: list[torch.Tensor]) -> None:
         """One update with ``grads`` (one per parameter, in the model's order; None for a frozen
@@ -72,7 +89,7 @@ class AdamW:
 def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, eval_every: int,
           checkpoint_steps: list[int] = (), *,
           on_checkpoint: Callable[[int, dict | None, dict], None] | None = None,
-          resume_every: int = 1000, resume: dict | None = None, progress: bool = False,
+          resume_every: int = 1000, resume: ResumeState | None = None, progress: bool = False,
           desc: str = "", probes: tuple[str, ...] = (), gradients: str = "manual",
           loss_gradient: str = LOSS_GRADIENT) -> History:
     """Train ``model`` (already initialised and masked) for ``steps`` full-batch AdamW steps.
@@ -96,10 +113,10 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     opt = adamw.optimizer
     history, start = History(), 0
     if resume is not None:
-        model.load_weights(resume["weights"])
-        opt.load_state_dict(resume["optimizer"])
-        history = History(resume["history"]["steps"], resume["history"]["series"])
-        start = resume["step"]
+        model.load_weights(resume.weights)
+        adamw.load_state(resume.optimizer)
+        history = History(resume.history_steps, resume.history_series)
+        start = resume.step
     manual = Step(model, data, loss_gradient) if gradients == "manual" and Step.supports(model, data) else None
     checkpoints = set(checkpoint_steps)
     measures = start_probes(probes)
@@ -108,10 +125,10 @@ def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, e
     for step in range(start, steps + 1):
         save = step in checkpoints or (step % resume_every == 0 and step < steps)
         if on_checkpoint is not None and save and not (resume and step == start):
-            state = {"step": step, "weights": model.weights(),
-                     "optimizer": copy.deepcopy(opt.state_dict()),  # a snapshot, not live tensors
-                     "history": history.state()}
-            on_checkpoint(step, state["weights"] if step in checkpoints else None, state)
+            past = history.state()
+            state = ResumeState(step, model.weights(), adamw.state_by_name(), past["steps"],
+                                past["series"])
+            on_checkpoint(step, state.weights if step in checkpoints else None, state)
         logged = step % eval_every == 0 or step == steps
         if manual is not None:
             outputs, train_loss, grads = manual(logged)

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
-from pathlib import Path
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -38,7 +36,7 @@ from .analysis.masks import magnitude_masks
 from .config import RunConfig, derive
 from .figures import weights_and_masks
 from .presets import SCALES, dense_config, task_model
-from .runs import run_many
+from .runs import missing, run_many
 from .sliders import image_slider, spread
 from .store import CorruptRunError, Run, Store
 
@@ -104,6 +102,7 @@ class Explorer:
                  mask_step: int | None = None, store: Store | None = None, device: str = "auto",
                  auto_train: float = AUTO_TRAIN_SECONDS, changes: dict | None = None,
                  live: bool = True):
+        plots.use_sharp_figures()  # the explorer draws its own figures
         self.store = store or Store.default()
         self.device, self.auto_train, self.changes = device, auto_train, dict(changes or {})
         self.live = live  # False: no drawing into the output widgets (for `frames` and tests)
@@ -167,43 +166,33 @@ class Explorer:
 
     def choice(self) -> Choice:
         """The dense run and the derived one the controls choose. Both keep only what they need (a
-        stored copy with more serves them): the dense run θ0 and its last weights, or the scale's
-        checkpoints where a mask comes from an intermediate step; the derived run its history and
-        mask (no weights, as the sweeps store it: README, "What a run keeps")."""
+        stored run that keeps more serves them): the dense run θ0 and its last weights; the derived
+        run its history and mask (no weights, as the sweeps store it: README, "What a run keeps").
+        The dense run is shown with the scale's checkpoints where they are stored.
+        Its mask names the parent that keeps the chosen step (`config.MaskSpec`)."""
         preset = self._preset()
-        step = self.mask_step.value
-        dense = dataclasses.replace(preset, checkpoint_every=None)
-        parent = dense if step in (0, dense.steps) else preset
-        pruner, sparsity = self.pruner.value, self.sparsity.value
-        # A mask from the last step is ``step=None`` in most families and an explicit step in
-        # Figure 4a's: two keys for one run. The stored one serves; None is trained.
-        candidates = [derive(parent, sparsity=sparsity, step=s, pruner=pruner, checkpoint_every=0)
-                      for s in ([None, step] if step == dense.steps else [step])]
-        derived = next((c for c in candidates if self._stored(c) is not None), candidates[0])
-        name = f"ticket {sparsity:g}@{step}" if pruner == "magnitude" else pruner
+        derived = derive(preset, sparsity=self.sparsity.value, step=self.mask_step.value,
+                         pruner=self.pruner.value, checkpoint_every=0)
+        name = (f"ticket {self.sparsity.value:g}@{self.mask_step.value}"
+                if self.pruner.value == "magnitude" else self.pruner.value)
+        dense = preset if self._stored(preset) else dataclasses.replace(preset, checkpoint_every=None)
         return Choice(dense, derived, name)
 
     def _stored(self, cfg: RunConfig) -> Run | None:
-        """The stored run serving ``cfg`` (with every checkpoint it asks for), or None."""
+        """The stored run serving ``cfg``, or None (also where its files fail their checksums)."""
         try:
-            found = self.store.load(cfg)
+            return self.store.load(cfg)
         except CorruptRunError:
             return None
-        return found if found is not None and set(cfg.checkpoint_steps) <= set(found.checkpoint_steps) else None
 
     def missing(self, choice: Choice | None = None) -> list[RunConfig]:
-        """The runs to train for the choice, parents first: those not stored. A dense run is
-        trained with the scale's checkpoints (so that any later mask step finds its checkpoint),
-        and trained again to keep them where a mask needs one that the stored copy lacks."""
+        """The runs that training the choice trains (`gtlib.runs.missing`). A missing dense run is
+        trained with the scale's checkpoints, so that any later mask step finds its checkpoint."""
         choice = choice or self.choice()
-        derived = [] if self._stored(choice.derived) is not None else [choice.derived]
-        dense = self._stored(choice.dense) is None or (
-            derived and self._stored(choice.derived.mask.parent) is None)
-        if not dense:
-            return derived
-        preset = self._preset()  # the derived run names it as its parent: one config per key
-        return [preset] + [dataclasses.replace(c, mask=dataclasses.replace(c.mask, parent=preset))
-                           for c in derived]
+        asked = [choice.dense, choice.derived]
+        if self._stored(choice.dense) is None:
+            asked.insert(0, self._preset())
+        return missing(asked, self.store)
 
     def listing(self):
         """The store's listing (`Store.listing`), read once and after each training."""
@@ -218,12 +207,8 @@ class Explorer:
         table = self.listing()
         same = table[(table["task"] == cfg.task.name) & (table["model"] == cfg.model.name)
                      & (table["steps"] == cfg.steps) & table["wall_seconds"].notna()]
-        rates = []
-        for row in same.itertuples():
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                meta = json.loads((Path(row.root) / "runs" / row.key / "meta.json").read_text())
-                rates.append(meta["wall_seconds"] / max(meta.get("batch_size", 1), 1) / cfg.steps)
-        return float(np.median(rates)) if rates else MS_PER_STEP.get(cfg.model.name, 8.0) / 1000
+        rates = same["wall_seconds"] / same["batch_size"].fillna(1).clip(lower=1) / cfg.steps
+        return float(np.median(rates)) if len(rates) else MS_PER_STEP.get(cfg.model.name, 8.0) / 1000
 
     def estimate(self, cfgs: list[RunConfig]) -> float:
         """Seconds to train ``cfgs``, one after the other (batching makes it shorter)."""
@@ -249,7 +234,7 @@ class Explorer:
             clear_output()
             if todo:
                 print(f"training {len(todo)} run(s), about {_duration(self.estimate(todo))}: "
-                      + "; ".join(map(_described, todo)))
+                      + "; ".join((c.label for c in todo)))
             self.runs(train=True)
         self.refresh()
         return self.plotted
@@ -271,7 +256,7 @@ class Explorer:
         if todo:
             self.plotted = {}
             hint = "" if self.scale.value == "quick" else " (the quick scale trains in seconds)"
-            self.message = (f"Not stored: {'; '.join(map(_described, todo))}. Training takes about "
+            self.message = (f"Not stored: {'; '.join((c.label for c in todo))}. Training takes about "
                             f"{_duration(seconds)} at the {self.scale.value} scale{hint}: press Train.")
             self.train_button.disabled = False
         else:
@@ -361,7 +346,7 @@ class Explorer:
         mask = derived.config.mask
         how = "ticket" if mask.pruner == "magnitude" else f"{plots.display(mask.pruner)} mask"
         return (f"dense run and {how} (sparsity {mask.sparsity:g}, mask from step "
-                f"{mask.resolved_step:,}); {plots.setting(dense, self.scale.value)}, seed {dense.config.seed}")
+                f"{mask.step:,}); {plots.setting(dense, self.scale.value)}, seed {dense.config.seed}")
 
     def curves_figure(self) -> Figure:
         """The plotted runs' train and test curves, t_mem and t_gen marked, on a linear and a log
@@ -495,13 +480,6 @@ def _matrix_grid(rows: dict, step: int, title: str) -> Figure:
                                       else f"{plots.display(label)}\nmask", fontsize=8)
     fig.suptitle(f"{title}: {plots.setting(first)}")
     return fig
-
-
-def _described(cfg: RunConfig) -> str:
-    """A run to train, by its label; a dense run says which checkpoints it keeps."""
-    if cfg.mask is None and cfg.checkpoint_every:
-        return f"{cfg.label} (with a checkpoint every {cfg.checkpoint_every:,} steps)"
-    return cfg.label
 
 
 def _nearest(options, value: float):

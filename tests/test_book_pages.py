@@ -5,7 +5,10 @@ import shlex
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
+
+from gtlib import claims
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("book_execute", ROOT / "book" / "execute.py")
@@ -21,7 +24,7 @@ def _cells():
             v4.new_code_cell('scale = "quick"', metadata={"tags": ["parameters"]}),
             v4.new_code_cell('scale = "paper"', metadata={"tags": ["injected-parameters"]}),
             v4.new_code_cell("fig = family.plot(runs)", outputs=[image]),
-            v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(claims.verdicts(checks, scale))"),
+            v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nclaims.record(checks, scale)"),
             v4.new_markdown_cell("## Settings"),
             v4.new_code_cell("_report.strip(runs, 'papermill ...')", metadata={"tags": [execute.STRIP_TAG]})]
 
@@ -54,9 +57,28 @@ def test_the_summary_lists_a_figure_without_a_page_and_why():
     row = execute.figure_row({"figure": "Figure 1 (right)", "shows": "a schematic", "why": "no experiment"}, {})
     assert row == ("| Figure 1 (right) | a schematic | none | no experiment |", "no page")
     page = {"output": "fig4a", "title": "Figure 4a", "figures": ["Figure 4a"]}
-    verdicts = {"fig4a.early": "NOT reproduced", "fig4a.late": "reproduced", "fig4b.other": "reproduced"}
+    verdicts = {"fig4a.early": False, "fig4a.late": True, "fig4b.other": True}
     row, state = execute.figure_row({"figure": "Figure 4a", "shows": "tickets"}, {"fig4a": (page, verdicts)})
     assert state == "some" and "1 of 2 reproduced" in row and "bdg-warning" in row and "`fig4a.early`" in row
+
+
+def test_the_summary_reads_the_verdicts_each_page_wrote_beside_itself(tmp_path, monkeypatch):
+    manifest = {"pages": [{"output": "a", "notebook": "a.ipynb", "figures": ["Figure 1"]},
+                          {"output": "b", "notebook": "b.ipynb", "figures": ["Figure 2a"]}],
+                "paper": [{"figure": "Figure 1"}, {"figure": "Figure 2a"}]}
+    (tmp_path / "manifest.yml").write_text(yaml.safe_dump(manifest))
+    monkeypatch.setattr(execute, "MANIFEST", tmp_path / "manifest.yml")
+    monkeypatch.setattr(execute, "GENERATED", tmp_path)
+    for page, held in (("a", [True, True]), ("b", [True, False])):
+        nbformat.write(nbformat.v4.new_notebook(), tmp_path / f"{page}.ipynb")
+        claims.save([{"id": f"fig{page}.c{i}", "holds": h} for i, h in enumerate(held)],
+                    tmp_path / f"{page}.verdicts.json")
+    text = execute.write_summary().read_text()
+    assert "`3 claims reproduce` {bdg-danger-line}`1 do not` (of the 4 distinct claims" in text
+    assert "{bdg-warning}`1 of 2 reproduced`; not: `figb.c1`" in text  # Figure 2a: every claim of page b
+    (tmp_path / "b.verdicts.json").unlink()
+    with pytest.raises(SystemExit, match="b.verdicts.json is missing"):
+        execute.write_summary()
 
 
 def test_every_figure_of_the_paper_has_a_page_or_a_reason():

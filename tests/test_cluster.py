@@ -73,7 +73,7 @@ def die_after_resume_point(step: int, seed: int, marker: str) -> None:
 
     def save(self, state):
         real(self, state)
-        if state["step"] == step and self.cfg.seed == seed and not os.path.exists(marker):
+        if state.step == step and self.cfg.seed == seed and not os.path.exists(marker):
             Path(marker).write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -134,26 +134,25 @@ def test_the_command_line_trains_on_the_cluster_what_one_process_trains(client, 
 def test_missing_parents_train_first_in_their_own_batch(tmp_path):
     tickets = sweep()[2:]  # the dense parents are not asked for
     store = Store(tmp_path / "store")
-    plan = _plan(tickets, store, force=False, size=2)
+    plan = _plan(tickets, store, size=2)
     assert [[c.seed for c in b.runs] for b in plan] == [[0, 1], [0, 0], [1, 1]]
     assert [b.after for b in plan] == [(), (0,), (0,)]
-    assert [b.force for b in plan] == [False, False, False]
     run_many(sweep()[:1], store, progress=False)  # one parent stored: only the other trains
-    plan = _plan(tickets, store, force=True, size=2)
-    assert [([c.seed for c in b.runs], b.force, b.after) for b in plan] == [
-        ([1], False, ()), ([0, 0], True, ()), ([1, 1], True, (0,))]
+    plan = _plan(tickets, store, size=2)
+    assert [([c.seed for c in b.runs], b.after) for b in plan] == [([1], ()), ([0, 0], ()), ([1, 1], (0,))]
 
 
-def test_one_run_asked_for_twice_with_other_checkpoints_trains_once(tmp_path):
+def test_one_training_asked_for_keeping_more_and_less_trains_once(tmp_path):
     kept = tiny_config(checkpoint_every=20)
-    bare = dataclasses.replace(kept, checkpoint_every=None)  # the same run (key), keeping less
-    assert bare.key == kept.key and bare != kept
-    ticket = derive(bare, sparsity=0.5)
-    plan = _plan([bare, ticket, kept], Store(tmp_path / "plan"), force=False, size=4)
+    bare = dataclasses.replace(kept, checkpoint_every=None)  # the same training, keeping less
+    assert bare.key != kept.key and bare.training_key == kept.training_key
+    ticket = derive(kept, sparsity=0.5)  # its mask's parent is `bare` (θ0 and the last step)
+    plan = _plan([bare, ticket, kept], Store(tmp_path / "plan"), size=4)
     assert [b.runs for b in plan] == [[kept], [ticket]] and plan[1].after == (0,)
     store = Store(tmp_path / "store")
-    run_many([bare, ticket, kept], store, progress=False)
-    assert store.load(kept).checkpoint_steps == kept.checkpoint_steps
+    done = run_many([bare, ticket, kept], store, progress=False)
+    assert [r.checkpoint_steps for r in done] == [[0, 60], [0, 20, 40, 60], [0, 20, 40, 60]]
+    assert done[0].path == done[2].path  # served by the run that keeps more
 
 
 def test_a_concurrent_futures_executor_trains_the_same_runs(tmp_path):

@@ -18,10 +18,12 @@ def test_identity_is_the_non_default_fields():
 def test_keys_are_stable_and_change_with_any_setting():
     # Pinned: the committed paper-scale results are stored under this key. If it changes, a
     # default changed silently (bump config.SCHEMA on purpose instead).
-    assert dense_config(scale="paper").key == "c9dca30088fb51c6"
+    assert dense_config(scale="paper").key == "fddd1b526ba32e10"
     assert RunConfig().key == RunConfig().key
     variants = [RunConfig(seed=1), RunConfig(steps=100), RunConfig(optim=OptimConfig(weight_decay=0.0)),
-                RunConfig(task=ModularArithmetic(pairs="a<b")), derive(RunConfig())]
+                RunConfig(task=ModularArithmetic(pairs="a<b")), derive(RunConfig()),
+                RunConfig(checkpoint_every=2000), RunConfig(checkpoint_every=0),
+                RunConfig(probes=("fourier_entropy",))]
     assert len({v.key for v in variants} | {RunConfig().key}) == len(variants) + 1
 
 
@@ -62,7 +64,41 @@ def test_derived_run_must_keep_parent_seed_and_task():
         dataclasses.replace(parent, seed=1, mask=MaskSpec(parent))
 
 
-def test_which_checkpoints_are_kept_is_not_part_of_the_identity():
-    assert RunConfig(checkpoint_every=2000).key == RunConfig().key
-    assert derive(RunConfig(checkpoint_every=2000)).key == derive(RunConfig()).key
-    assert to_json(RunConfig(checkpoint_every=2000))["checkpoint_every"] == 2000  # still recorded
+def test_what_a_run_keeps_is_part_of_its_identity_but_not_of_its_training():
+    kept, bare = RunConfig(checkpoint_every=2000), RunConfig()
+    assert kept.key != bare.key and kept != bare
+    assert kept.training_key == bare.training_key == RunConfig(probes=("fourier_entropy",)).training_key
+    assert RunConfig(steps=100).training_key != bare.training_key
+    assert RunConfig(probes=("per_matrix_norms", "fourier_entropy")) == RunConfig(
+        probes=("fourier_entropy", "per_matrix_norms"))  # probes in canonical order
+
+
+def test_a_mask_is_canonical_so_one_training_has_one_key():
+    dense = RunConfig(checkpoint_every=2000)
+    last = derive(dense, sparsity=0.6)
+    assert last == derive(dense, step=30_000)
+    assert last.mask == derive(RunConfig(), step=None).mask
+    assert last.mask == derive(RunConfig(probes=("fourier_entropy",))).mask  # probes never matter
+    assert last.mask.step == 30_000 and last.mask.parent == RunConfig()  # θ0 and the last step
+    assert derive(dense, step=0).mask.parent == RunConfig()
+    middle = derive(dense, step=4000)  # an intermediate mask names the parent keeping that step
+    assert middle.mask.parent == dense and to_json(middle)["mask"]["step"] == 4000
+    cont = derive(dense, step=4000, use="continue", sparsity=0.0, pruner="random")
+    assert cont == derive(dense, step=4000, use="continue")  # no mask: no pruner or sparsity
+    assert set(to_json(cont)["mask"]) == {"parent", "step", "use"}
+    assert derive(dense, norm_ratio="per_matrix") == derive(dense)  # only norm controls have one
+    assert derive(dense, use="l2_norm", norm_ratio="per_matrix") != derive(dense, use="l2_norm")
+
+
+def test_labels_tell_runs_apart():
+    cfgs = [RunConfig(), RunConfig(optim=OptimConfig(weight_decay=0.0)), RunConfig(steps=1500),
+            RunConfig(checkpoint_every=2000), RunConfig(task=ModularArithmetic(train_fraction=0.5)),
+            derive(RunConfig(), sparsity=0.3), derive(RunConfig(optim=OptimConfig(weight_decay=0.0)), sparsity=0.3),
+            derive(RunConfig(optim=OptimConfig(weight_decay=0.0)), sparsity=0.3, optim=OptimConfig()),
+            derive(RunConfig(), sparsity=0.3, checkpoint_every=0), derive(RunConfig(), use="l2_norm")]
+    labels = [c.label for c in cfgs]
+    assert len(set(labels)) == len(labels), labels
+    assert labels[0] == "modular/mlp seed 0"
+    assert labels[1] == "modular/mlp seed 0 weight_decay=0.0"
+    assert labels[5] == "modular/mlp seed 0 magnitude 0.3@30000"
+    assert labels[7] == "modular/mlp seed 0 magnitude 0.3@30000 of parent weight_decay=0.0"

@@ -108,7 +108,7 @@ def test_deep_mlp_parameter_counts_of_the_paper():
     mnist = make_model("deep_mlp", hidden=(200, 200), init_scale=8.0)
     poly = make_model("deep_mlp", hidden=(40, 48, 500))
     from gtlib.tasks import make_task
-    count = lambda cfg, task: sum(p.numel() for p in cfg.build(task).parameters())  # noqa: E731
+    count = lambda cfg, task: sum(p.numel() for p in cfg.build(task).parameters())
     assert count(poly, make_task("polynomial").build(0)) == 28_020
     parity = make_task("sparse_parity", n_train=10, n_test=10).build(0)
     assert count(make_model("deep_mlp", hidden=(64,), bias=True), parity) == 30 * 64 + 64 + 64 * 2

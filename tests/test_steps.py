@@ -47,7 +47,7 @@ def _trained(model, n_runs, masked, steps=40, device="cpu", **options):
     states = {}
     history = train(model, data, OptimConfig(lr=1e-2), steps, 5, [steps],
                     on_checkpoint=lambda step, w, state: states.setdefault(step, state), **options)
-    return model.weights(), states[steps]["optimizer"]["state"], history
+    return model.weights(), states[steps].optimizer, history
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -21,7 +21,7 @@ def crash_after_saving(monkeypatch, step: int, seed: int | None = None):
 
     def save_then_crash(self, state):
         real_save(self, state)
-        if state["step"] == step and seed in (None, self.cfg.seed):
+        if state.step == step and seed in (None, self.cfg.seed):
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
@@ -53,8 +53,9 @@ def test_a_run_folder_holds_config_provenance_history_and_checkpoints(store, tin
 def test_a_ticket_trains_its_missing_parent_first_and_rewinds_to_its_theta0(store, tiny):
     ticket_cfg = derive(tiny, sparsity=0.6)
     ticket = run(ticket_cfg, store, progress=False)
-    parent = store.load(tiny)
-    assert parent is not None  # trained on demand
+    assert store.load(tiny) is None  # the parent the mask needs keeps θ0 and its last step only
+    parent = store.load(ticket_cfg.mask.parent)
+    assert parent is not None and parent.checkpoint_steps == [0, 60]  # trained on demand
     masks, theta0, ticket0 = ticket.masks(), parent.weights(0), ticket.weights(0)
     kept = sum(m.sum().item() for m in masks.values())
     assert kept == round(0.4 * sum(m.numel() for m in masks.values()))
@@ -75,17 +76,6 @@ def test_an_interrupted_run_leaves_no_entry_and_resumes_from_its_last_checkpoint
     for name, values in uninterrupted.history.series.items():
         np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
     assert torch.equal(resumed.weights()["W_U"], uninterrupted.weights()["W_U"])
-
-
-def test_force_retrains(store, tiny, monkeypatch):
-    trained = []
-    real_train = gtlib.runs.train
-    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
-    first = run(tiny, store, progress=False)
-    again = run(tiny, store, progress=False, force=True)
-    assert len(trained) == 2
-    assert again.meta["finished"] >= first.meta["finished"]
-    np.testing.assert_array_equal(again.history["train_loss"], first.history["train_loss"])
 
 
 def test_read_only_roots_are_found_and_never_written(tmp_path, tiny):
@@ -110,19 +100,27 @@ def test_a_missing_checkpoint_names_the_saved_ones(store, tiny):
         run(tiny, store, progress=False).weights(30)
 
 
-def test_a_stored_run_serves_requests_for_fewer_checkpoints_and_retrains_for_more(store, tiny, monkeypatch):
+def test_a_stored_run_serves_requests_for_fewer_checkpoints_and_more_is_a_new_run(store, tiny, monkeypatch):
     import dataclasses
 
-    run(tiny, store, progress=False)  # checkpoints every 20 steps
+    kept = run(tiny, store, progress=False)  # checkpoints every 20 steps
+    sealed = {p: p.read_bytes() for p in kept.path.rglob("*") if p.is_file()}
     fewer = dataclasses.replace(tiny, checkpoint_every=None)
-    trained = []
-    real_train = gtlib.runs.train
-    monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
-    assert run(fewer, store, progress=False).checkpoint_steps == [0, 20, 40, 60]
-    assert not trained
+    trained = _count_training(monkeypatch)
+    served = run(fewer, store, progress=False)
+    assert not trained and served.path == kept.path  # read from the stored run, as it keeps them
+    assert served.checkpoint_steps == [0, 60] and served.config == fewer
+    with pytest.raises(ValueError, match="no checkpoint at step 20"):
+        served.weights(20)
     more = dataclasses.replace(tiny, checkpoint_every=10)
-    assert run(more, store, progress=False).checkpoint_steps == [0, 10, 20, 30, 40, 50, 60]
-    assert trained
+    again = run(more, store, progress=False)
+    assert trained and again.path == store.root / "runs" / more.key != kept.path
+    assert again.checkpoint_steps == [0, 10, 20, 30, 40, 50, 60]
+    np.testing.assert_array_equal(again.history["test_loss"], kept.history["test_loss"])
+    probed = run(dataclasses.replace(tiny, probes=("per_matrix_norms",)), store, progress=False)
+    assert probed.path != kept.path
+    # No request changed a byte of the sealed folder.
+    assert {p: p.read_bytes() for p in kept.path.rglob("*") if p.is_file()} == sealed
 
 
 def _count_training(monkeypatch) -> list:
@@ -131,15 +129,17 @@ def _count_training(monkeypatch) -> list:
     return trained
 
 
-def test_requests_for_one_run_with_other_checkpoints_train_it_once_keeping_all(store, tiny, monkeypatch):
+def test_runs_that_differ_in_what_they_keep_train_as_one_batch(store, tiny, monkeypatch):
     import dataclasses
 
     trained = _count_training(monkeypatch)
     a = dataclasses.replace(tiny, checkpoint_every=20)
     b = dataclasses.replace(tiny, checkpoint_every=15, probes=("per_matrix_norms",))
     ra, rb = gtlib.runs.run_many([a, b], store, progress=False)
-    assert trained == [1] and ra.path == rb.path
-    assert rb.checkpoint_steps == list(range(0, 61, 5)) and "l2_per_matrix" in ra.history.series
+    assert trained == [1] and ra.path != rb.path
+    assert ra.checkpoint_steps == [0, 20, 40, 60] and rb.checkpoint_steps == [0, 15, 30, 45, 60]
+    assert "l2_per_matrix" in rb.history.series and "l2_per_matrix" not in ra.history.series
+    np.testing.assert_array_equal(ra.history["test_loss"], rb.history["test_loss"])
 
 
 def test_runs_of_one_batch_keep_exactly_their_own_checkpoints(store, tiny, monkeypatch):
@@ -155,30 +155,6 @@ def test_runs_of_one_batch_keep_exactly_their_own_checkpoints(store, tiny, monke
     assert ra.checkpoint_steps == [0, 20, 40, 60] and rb.checkpoint_steps == [0, 15, 30, 45, 60]
 
 
-def test_a_loaded_run_reads_its_own_copy_after_another_request_replaced_it(store, tiny, monkeypatch):
-    """A `Run` reads its weights lazily; another process may meanwhile retrain the same run (same
-    key) to keep more checkpoints. The replaced copy is retired, not deleted, and still read."""
-    import dataclasses
-
-    old = run(tiny, store, progress=False)
-    new = run(dataclasses.replace(tiny, checkpoint_every=15), store, progress=False)
-    assert new.path == old.path and new.checksums != old.checksums
-    assert old._folder().parent == store.root / "retired"
-    for step in old.checkpoint_steps:  # every file of the old copy, checked against its own checksums
-        for name, weight in old.weights(step).items():
-            if step in new.checkpoint_steps:
-                assert torch.equal(weight, new.weights(step)[name])  # the same training, bit for bit
-    assert old.masks().keys() == new.masks().keys()
-    assert new._folder() == new.path
-    # Retired copies are removed after RETIRED_KEEP_SECONDS; each retrain prunes the older ones.
-    monkeypatch.setattr(gtlib.store, "RETIRED_KEEP_SECONDS", 0)
-    forced = run(tiny, store, force=True, progress=False)  # retires the second copy
-    assert len(list((store.root / "retired").iterdir())) == 1
-    store.discard(forced.path)
-    with pytest.raises(CorruptRunError, match="weights/step_0000040.pt is missing"):
-        old.weights(40)  # no copy with its checksums is left: one line, never a wrong result
-
-
 @pytest.mark.parametrize("use, p", [("l1_norm", 1), ("l2_norm", 2)])
 def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store, tiny, use, p):
     from gtlib.metrics import weight_norms
@@ -186,8 +162,9 @@ def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store,
     ticket = run(derive(tiny, sparsity=0.6), store, progress=False)
     control = run(derive(tiny, sparsity=0.6, use=use), store, progress=False)
     assert all(m.all() for m in control.masks().values())  # dense
-    theta0 = store.load(tiny).weights(0)
-    ticket0 = ticket.effective_weights(0)
+    theta0 = store.load(ticket.config.mask.parent).weights(0)
+    masks = ticket.masks()
+    ticket0 = {n: w * masks[n] if n in masks else w for n, w in ticket.weights(0).items()}  # θ0 ⊙ m
     control0 = control.weights(0)
     add_axis = lambda d: {n: t[None] for n, t in d.items()}  # noqa: E731
     target = weight_norms(add_axis(ticket0))[p - 1].item()
@@ -232,7 +209,8 @@ def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, tin
     for path in states:  # each file holds its own run's tensors only, not the batch's storage
         state = torch.load(path, weights_only=True)
         tensors = [*state["weights"].values(),
-                   *(v for s in state["optimizer"]["state"].values() for v in s.values() if v.dim())]
+                   *(v for s in state["optimizer"].values() for v in s.values() if v.dim())]
+        assert set(state["optimizer"]) <= {"W_E", "W_in", "W_out", "W_U"}  # keyed by parameter name
         for t in tensors:
             assert t.shape[0] == 1 and t.untyped_storage().nbytes() == t.numel() * t.element_size()
     resumed = run_many(sweep, store, progress=False)
@@ -258,29 +236,30 @@ def test_resume_points_do_not_depend_on_the_checkpoints_kept(store, tiny, monkey
 
 
 def test_the_store_lists_what_it_holds(store, tiny):
-    run(derive(tiny, sparsity=0.6), store, progress=False)
+    cfg = derive(tiny, sparsity=0.6)
+    run(cfg, store, progress=False)
     table = store.listing()
-    assert set(table["key"]) == {tiny.key, derive(tiny, sparsity=0.6).key}
-    ticket = table.set_index("key").loc[derive(tiny, sparsity=0.6).key]
+    assert set(table["key"]) == {cfg.mask.parent.key, cfg.key}
+    ticket = table.set_index("key").loc[cfg.key]
     assert (ticket["parent"], ticket["pruner"], ticket["sparsity"], ticket["start"]) == (
-        tiny.key, "magnitude", 0.6, "mask")
+        cfg.mask.parent.key, "magnitude", 0.6, "mask")
     assert ticket["steps"] == 60 and ticket["problem"] == ""
 
 
-def test_a_probe_is_logged_and_a_stored_run_without_it_is_retrained(store, tiny, monkeypatch):
+def test_a_probe_is_logged_and_a_run_with_it_serves_requests_without_it(store, tiny, monkeypatch):
     import dataclasses
 
-    plain = run(tiny, store, progress=False)
-    assert "l2_per_matrix" not in plain.history.series
-    probed = run(dataclasses.replace(tiny, probes=("per_matrix_norms",)), store, progress=False)
-    assert probed.config.key == tiny.key  # which probes are logged is not part of the identity
+    probed_cfg = dataclasses.replace(tiny, probes=("per_matrix_norms",))
+    probed = run(probed_cfg, store, progress=False)
+    assert probed.config.key != tiny.key  # which probes are logged is part of the identity
     per_matrix = probed.history["l2_per_matrix"]
     assert per_matrix.shape == probed.history["l2"].shape
     # The authors' per-matrix mean is below the global norm of the four matrices together.
     assert np.all(per_matrix < probed.history["l2"])
-    np.testing.assert_array_equal(probed.history["test_loss"], plain.history["test_loss"])
     monkeypatch.setattr(gtlib.runs, "train", lambda *a, **k: pytest.fail("trained again"))
-    assert run(tiny, store, progress=False).path == probed.path  # serves requests without probes
+    plain = run(tiny, store, progress=False)
+    assert plain.path == probed.path and "l2_per_matrix" not in plain.history.series
+    np.testing.assert_array_equal(probed.history["test_loss"], plain.history["test_loss"])
 
 
 @pytest.mark.parametrize("revision", ["0123456789abcdef-dirty", "unknown"])
@@ -348,22 +327,7 @@ def test_a_run_asked_to_keep_no_weights_keeps_its_history_and_mask_only(store, t
     assert ticket.history.steps[-1] == tiny.steps and set(ticket.masks()) == set(parent.masks())
     with pytest.raises(ValueError, match="has no checkpoint at step 60; saved: \\[\\]"):
         ticket.weights()
-    # a request that keeps weights is a request the stored copy cannot serve
+    # a request that keeps weights is another run, trained into its own folder
     again = run(derive(tiny, sparsity=0.5), store, progress=False)
     assert again.checkpoint_steps == tiny.checkpoint_steps  # derive keeps the parent's schedule
-
-
-def test_trim_keeps_what_is_asked_and_the_run_reads_the_same(store, tiny):
-    from gtlib.store import trim
-    ticket = run(derive(tiny, sparsity=0.5), store, progress=False)
-    masks, history = ticket.masks(), ticket.history
-    float_masks = {n: m.float() for n, m in torch.load(ticket.path / "masks.pt", weights_only=True).items()}
-    torch.save(float_masks, ticket.path / "masks.pt")  # as the runs stored before boolean masks
-    (ticket.path / "checksums.json").unlink()
-    seal(ticket.path)
-    assert trim(ticket.path, {tiny.steps}) > 0
-    again = store.load(derive(tiny, sparsity=0.5, checkpoint_every=0))
-    assert again.checkpoint_steps == [tiny.steps]
-    assert all(torch.equal(again.masks()[n], m) for n, m in masks.items())
-    assert np.array_equal(again.history.steps, history.steps)
-    assert all(m.dtype == torch.bool for m in torch.load(ticket.path / "masks.pt", weights_only=True).values())
+    assert again.path != ticket.path and list(ticket.path.glob("weights/*")) == []

@@ -60,7 +60,7 @@ def save_resume_state(self, state):
     real_save(self, state)
     if not saved:
         print("training", flush=True)
-    saved.append(state["step"])
+    saved.append(state.step)
     time.sleep({pause})
 
 gtlib.runs.train = train
@@ -270,27 +270,22 @@ def fail_once(monkeypatch, target, name):
 
     def crash(*args, **kwargs):
         monkeypatch.setattr(target, name, real)
-        if name == "_retire":
-            real(*args, **kwargs)  # the old copy retired, the new one not yet published
         raise KeyboardInterrupt
 
     monkeypatch.setattr(target, name, crash)
 
 
-@pytest.mark.parametrize("target, name, force", [
-    (gtlib.store, "seal", False),           # history and meta written, not yet sealed
-    (gtlib.store, "_publish", False),       # sealed under partial/, not yet published
-    (gtlib.store, "_retire", True),         # a forced recomputation, the old copy just retired
+@pytest.mark.parametrize("target, name", [
+    (gtlib.store, "seal"),           # history and meta written, not yet sealed
+    (gtlib.store, "_publish"),       # sealed under partial/, not yet published
 ])
 def test_a_process_killed_while_finishing_loses_no_finished_work(tmp_path, tiny, monkeypatch, target,
-                                                                 name, force):
+                                                                 name):
     reference = run(tiny, Store(tmp_path / "reference"), progress=False)
     store = Store(tmp_path / "store")
-    if force:
-        run(tiny, store, progress=False)
     fail_once(monkeypatch, target, name)
     with pytest.raises(KeyboardInterrupt):
-        run(tiny, store, progress=False, force=force)
+        run(tiny, store, progress=False)
     assert store.load(tiny) is None  # nothing looks finished that is not
     trained = []
     real_train = gtlib.runs.train
@@ -298,7 +293,7 @@ def test_a_process_killed_while_finishing_loses_no_finished_work(tmp_path, tiny,
                         lambda *a, **k: trained.append(k["resume"]) or real_train(*a, **k))
     result = run(tiny, store, progress=False)
     if name == "seal":  # resumed from its last resume point, the last step: no step trained again
-        assert [r["step"] for r in trained] == [60] and result.meta["resumed_from_step"] == 60
+        assert [r.step for r in trained] == [60] and result.meta["resumed_from_step"] == 60
     else:  # the sealed folder is published as it was
         assert trained == []
     assert_same_run(result, reference)
@@ -324,7 +319,8 @@ def test_the_lock_is_a_filelock_that_blocks_a_second_holder_until_released(store
 
 
 def test_a_batch_interrupted_at_different_steps_resumes_each_run_alone(tmp_path, tiny, monkeypatch):
-    """Each run retakes its own lock: the batch's locks are released first (no self-deadlock)."""
+    """The planner sends each run with its own resume point to train alone (no batch waits on a
+    lock another of its runs holds)."""
     sweep = [tiny, dataclasses_replace(tiny, seed=1)]
     reference = run_many(sweep, Store(tmp_path / "reference"), progress=False)
     store = Store(tmp_path / "store")
@@ -342,8 +338,8 @@ def test_a_batch_interrupted_at_different_steps_resumes_each_run_alone(tmp_path,
 def test_an_unknown_command_names_the_valid_ones(capsys):
     assert main(["grokked"]) == 2
     assert capsys.readouterr().err == ("python -m gtlib: unknown command 'grokked'; "
-                                       "valid: across_tasks, claims, controls, edge_popup_table, graphs, grokked_ticket, list, "
-                                       "mask_dynamics, periodicity, sparsity, ticket_time, verify, "
+                                       "valid: across_tasks, claims, controls, edge_popup_table, expected, graphs, grokked_ticket, list, "
+                                       "mask_dynamics, migrate, periodicity, sparsity, ticket_time, verify, "
                                        "weights_and_masks\n")
     with pytest.raises(SystemExit):
         main(["grokked_ticket", "--scale", "huge"])

@@ -39,21 +39,21 @@ def lines(fig):
 
 
 def test_setting_widgets_changes_the_plotted_runs(explorer):
-    assert labels(explorer) == {"dense": "modular/mlp seed 0",
-                                "ticket 0.6@30000": "modular/mlp seed 0 magnitude 0.6@30000"}
+    assert labels(explorer) == {"dense": "modular/mlp seed 0 checkpoint_every=2000",
+                                "ticket 0.6@30000": "modular/mlp seed 0 checkpoint_every=0 magnitude 0.6@30000"}
     before = lines(explorer.curves_figure())
     explorer.sparsity.value = 0.3
-    assert labels(explorer)["ticket 0.3@30000"] == "modular/mlp seed 0 magnitude 0.3@30000"
+    assert labels(explorer)["ticket 0.3@30000"] == "modular/mlp seed 0 checkpoint_every=0 magnitude 0.3@30000"
     after = lines(explorer.curves_figure())
     assert after != before and [c for c in after if c[0].startswith("dense")] == \
         [c for c in before if c[0].startswith("dense")]  # the dense run stays, the ticket changes
     explorer.sparsity.value = 0.6
     explorer.pruner.value = "snip"  # pruning at initialisation: the mask step goes to θ0
     assert explorer.mask_step.value == 0
-    assert labels(explorer)["snip"] == "modular/mlp seed 0 snip 0.6@0"
+    assert labels(explorer)["snip"] == "modular/mlp seed 0 checkpoint_every=0 snip 0.6@0"
     explorer.pruner.value = "magnitude"
     explorer.mask_step.value = 12_000  # a ticket from before the dense run generalises
-    assert labels(explorer)["ticket 0.6@12000"] == "modular/mlp seed 0 magnitude 0.6@12000"
+    assert labels(explorer)["ticket 0.6@12000"] == "modular/mlp seed 0 checkpoint_every=0 magnitude 0.6@12000 of parent checkpoint_every=2000"
     assert {n: r.path for n, r in explorer.runs().items()} == \
         {n: r.path for n, r in explorer.plotted.items()}
     plt.close("all")
@@ -78,13 +78,15 @@ def test_a_missing_choice_says_how_long_and_trains_on_request(tmp_path):
     explorer = Explorer("quick", store=Store(tmp_path / "store"), auto_train=0,
                         changes={"steps": 60, "eval_every": 10, "checkpoint_every": 20})
     assert explorer.plotted == {} and not explorer.train_button.disabled
-    assert "Not stored: modular/mlp seed 0 (with a checkpoint every 20 steps)" in explorer.message
+    assert "Not stored: modular/mlp seed 0 checkpoint_every=20 lr=0.01 steps=60" in explorer.message
     assert " s at the quick scale" in explorer.message
     runs = explorer.train()
     assert set(runs) == {"dense", "ticket 0.6@60"} and explorer.train_button.disabled
     assert runs["dense"].checkpoint_steps == [0, 20, 40, 60]
     explorer.mask_step.value = 20  # the dense run has that checkpoint: only the ticket trains
-    assert [c.label for c in explorer.missing()] == ["modular/mlp seed 0 magnitude 0.6@20"]
+    assert [c.label for c in explorer.missing()] == [
+        "modular/mlp seed 0 checkpoint_every=0 lr=0.01 steps=60 train_fraction=0.5 "
+        "magnitude 0.6@20 of parent checkpoint_every=20"]
     assert explorer.seconds_per_step(explorer.choice().derived) > 0
     plt.close("all")
 
@@ -137,6 +139,8 @@ def test_the_explorer_in_a_kernel(tmp_path):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     seen = json.loads("".join(out).split("SEEN", 1)[1].splitlines()[0])
-    assert seen == [["modular/mlp seed 0", "modular/mlp seed 0 magnitude 0.6@30000"],
-                    ["modular/mlp seed 0", "modular/mlp seed 0 magnitude 0.8@30000"],
-                    ["modular/mlp seed 1", "modular/mlp seed 1 magnitude 0.6@30000"]]
+    assert seen == [["modular/mlp seed 0 checkpoint_every=0 magnitude 0.6@30000",
+                     "modular/mlp seed 0 checkpoint_every=2000"],
+                    ["modular/mlp seed 0 checkpoint_every=0 magnitude 0.8@30000",
+                     "modular/mlp seed 0 checkpoint_every=2000"],
+                    ["modular/mlp seed 1", "modular/mlp seed 1 checkpoint_every=0 magnitude 0.6@30000"]]

@@ -1,2 +1,2 @@
 """Fixtures of the browser tests (defined in browserbook.py, which the tests import too)."""
-from browserbook import base_url, browser, pytest_sessionstart, visit  # noqa: F401
+from browserbook import base_url, browser, pytest_sessionstart, visit

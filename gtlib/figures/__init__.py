@@ -3,8 +3,8 @@
 - ``runs(scale, task, model, ...)``: the runs behind the figure, trained where missing (parents
   first, in batches), as ``{label: [one finished Run per seed]}``;
 - ``checks(runs, ...)``: the paper's claims as `gtlib.claims.Check` objects, each with its pass rule;
-  the module's ``QUICK`` says which are asserted at the quick scale and ``UNCHECKED`` which claims of
-  the paper are not checked, and why;
+  the module's ``UNCHECKED`` says which claims of the paper are not checked, and why (which checks
+  CI asserts at the quick scale is data: ``gtlib/expected_quick.json``, see `gtlib.claims`);
 - ``plot(runs, ...)``: the figure.
 
 | module | paper figures | notebook |

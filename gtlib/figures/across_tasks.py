@@ -10,31 +10,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .. import plots
-from ..claims import DELAY, Check, above, below, fmt, mean_time, slug, with_quick
+from ..claims import DELAY, Check, above, below, fmt, mean_time, slug
 from ..config import derive
 from ..metrics import LOSS_THRESHOLD, first_step_below
 from ..presets import as_kind, check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
-
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict; the margins on the
-# recording machine are in the comments. Not asserted: Fig 2c's tickets for subtraction and a² + b²
-# (their dense networks have only just generalised when the masks are taken at 1,500 steps, and the
-# tickets never reach 95 %: no margin to measure); MNIST's ticket (+9 %); Figure 11's losses (-4 % to
-# +10 %: in 1,500 steps the losses are still falling when the runs end).
-QUICK: dict[str, bool] = {
-    "fig2.modular.dense_groks": True, "fig2.modular.ticket_earlier": True,               # +950 %, +76 %
-    "fig2.modular.ticket_with_dense_fit": False,                                        # -106 %
-    "fig2a.modular.dense_groks": True, "fig2a.modular.ticket_earlier": True,             # +928 %, +72 %
-    "fig2a.modular.ticket_with_dense_fit": False,                                       # -143 %
-    "fig2b.modular.dense_groks": True, "fig2b.modular.ticket_earlier": True,             # +485 %, +62 %
-    "fig2c.add.dense_groks": True, "fig2c.add.ticket_earlier": True,                     # +950 %, +76 %
-    "fig2c.subtract.dense_groks": True, "fig2c.multiply.dense_groks": True,              # +1133 %, +411 %
-    "fig2c.multiply.ticket_earlier": True, "fig2c.x2y2.dense_groks": True,               # +76 %, +1150 %
-    "fig2d.polynomial.dense_groks": True, "fig2d.polynomial.ticket_earlier": True,       # +376 %, +42 %
-    "fig2e.sparseparity.dense_groks": True, "fig2e.sparseparity.ticket_earlier": True,   # +509 %, +95 %
-    "fig10c.mnist.dense_groks": True,                                                   # +25 %
-}
 
 UNCHECKED = {
     "Fig 2c: the list of operations": "the paper does not name them; we use the authors' 2024 code's",
@@ -132,7 +113,7 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 2", curves: str | None
                 "they rise together (Fig 2a)", "t_gen(ticket) − t_mem(dense) ≤ 0.1 · t_gen(dense)",
                 f"{fmt(t_gen)} − {fmt(d_mem)} = {fmt(lag)} vs 0.1 × {fmt(d_gen)}{seeds}",
                 lag is not None and lag <= 0.1 * d_gen, None if lag is None else below(lag, 0.1 * d_gen)))
-    return with_quick(out, QUICK)
+    return out
 
 
 def _times_to_common_level(dense, ticket, metric: str) -> tuple[int, int]:
@@ -154,6 +135,7 @@ def plot(runs: dict[str, list[Run]], curves: str | None = None, title: str = "Fi
     with a min-max band:
     the test curve on a linear and a log step axis, then the train curve on a log step axis.
     ``curves``: "accuracy" or "loss" (default: accuracy, loss for regression)."""
+    plots.use_sharp_figures()
     curves = curves or default_curves(runs)
     metrics = {"loss": ("test_loss", "train_loss"), "accuracy": ("test_acc", "train_acc")}[curves]
     panels = [(metrics[0], False)] + [(m, True) for m in metrics]

@@ -6,7 +6,8 @@ Besides the dense run and its grokked ticket (sparsity 0.6, mask from the last s
   trained without a mask: a dense network at the ticket's initial norm;
 - *pruning at initialisation* (§4.2): masks of the same sparsity scored on θ0 by random pruning,
   SNIP, GraSP or SynFlow, trained from θ0 ⊙ m.
-How each starting point is made is in `gtlib.derive`.
+Each run's configuration is made by `gtlib.config.derive`, its starting point by
+`gtlib.starting_points`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
-from ..claims import Check, at_step, below, fmt, least, never_or_after, slug, with_quick
+from ..claims import Check, at_step, below, fmt, least, never_or_after, slug
 from ..config import derive
 from ..presets import as_kind, check_scale, dense_config
 from ..runs import run_many
@@ -25,22 +26,6 @@ NORMED = ("dense", "ticket", "L1 control", "L2 control")
 # The derived runs keep their histories and masks, no weights: no analysis reads them
 # (benchmarks/store_reads.md); their θ0 is the dense run's start, rebuilt exactly.
 HISTORY_ONLY = {"checkpoint_every": 0}
-
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins
-# on the recording machine. Not asserted (within noise): the L2 norms' spread (+12 %, +14 %, +2 %),
-# "some method worse than random" (+14 %, -9 %), the L2 norm falling while generalising (+5 %,
-# +17 %), with three seeds the ticket against the controls (+14 %, -5 %: a seed-1 or seed-2 control
-# that groks at 420-520 steps), the Transformer's L1 norms (+17 %).
-QUICK: dict[str, bool] = {
-    "fig5a.ticket_beats_l1": True, "fig5a.ticket_beats_l2": True,                  # +62 %, +62 %
-    "fig5b.random_no_better": True, "fig5b.snip_no_better": True,                  # +135 %, +100 %
-    "fig5b.grasp_no_better": True, "fig5b.synflow_tokens_no_better": True,         # +138 %, +100 %
-    "fig6.ticket_l1_smallest": True,                                               # +26 %
-    "fig14.random_no_better": True, "fig14.snip_no_better": True,                  # +36 %, +85 %
-    "fig14.grasp_no_better": True, "fig14.synflow_tokens_no_better": True,         # +88 %, +100 %
-    "fig12.ticket_l1_smallest": True,                                              # +27 %
-    "fig16.ticket_beats_l1": True, "fig16.ticket_beats_l2": True,                  # +45 %, +39 %
-}
 
 UNCHECKED = {
     "Fig 6: the L2 norms reach a \"generalized zone\"": "checked as final L2 norms within a factor "
@@ -153,13 +138,14 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) ->
                   for k, (a, b) in falls.items()) or "no network generalises after it fits",
         bool(falls) and all(a < b for a, b in falls.values()),
         least(below(a, b) for a, b in falls.values())))
-    return with_quick(out, QUICK)
+    return out
 
 
 def plot(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6"), scale: str | None = None):
     """Test accuracy (log step axis) of the dense run, the ticket and the norm-matched controls;
     of the ticket against pruning at initialisation (if any); then the L2 and the L1 norm of θ ⊙ m.
     Mean over seeds, with a min-max band. Panel titles carry the page's ``figures`` labels."""
+    plots.use_sharp_figures()
     norm_fig, pai_fig, norms_fig = as_kind("figures", figures, list)
     pruners = [name for name in runs if name not in NORMED]
     metric = "test_loss" if runs["dense"][0].history.is_regression else "test_acc"

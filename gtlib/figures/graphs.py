@@ -17,14 +17,9 @@ import pandas as pd
 from .. import plots
 from ..analysis.graphs import METRICS, layer_metrics
 from ..analysis.masks import magnitude_masks
-from ..claims import Check, above, at_step, below, least, slug, spearman, with_quick
+from ..claims import Check, above, at_step, below, least, slug, spearman
 from ..store import Run, Store
 from . import mask_dynamics
-
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margin on
-# the recording machine. Not asserted: the weighted gap (-10 %), the path length (+1 %), the
-# clustering (-6 %), Figure 20's per-layer claims (-6 %, +12 %).
-QUICK: dict[str, bool] = {"fig9a.ramanujan_gap_falls": True}  # +25 %
 
 UNCHECKED = {
     "the values of Table 1's graph rows": "they depend on a construction the paper does not give; "
@@ -131,13 +126,14 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 9a", "Fig 9b", "Fig 20"), s
         "falls steadily from the start (Fig 20a-d)", "Spearman ρ ≤ −0.8 in every layer",
         ", ".join(f"{n}: ρ = {r:.2f}" for n, r in rhos.items()), all(r <= -0.8 for r in rhos.values()),
         least(below(r, -0.8) if r < 0 else -1.0 for r in rhos.values())))
-    return with_quick(out, QUICK)
+    return out
 
 
 def plot(runs: dict[str, list[Run]], scale: str | None = None, sparsity: float = 0.6,
          table: pd.DataFrame | None = None, title: str = "Figures 9 and 20"):
     """Figure 9: each metric averaged over the layers (thick) and per layer (thin), with the test
     accuracy and random-mask references; Figure 20: the two spectral gaps layer by layer."""
+    plots.use_sharp_figures()
     run = runs["dense"][0]
     table = trajectory(run, sparsity) if table is None else table
     trained = table[table["step"] != "random"]

@@ -12,16 +12,11 @@ import dataclasses
 import matplotlib.pyplot as plt
 
 from .. import plots
-from ..claims import DELAY, FAR_BELOW, Check, above, below, fmt, slug, with_quick
+from ..claims import DELAY, FAR_BELOW, Check, above, below, fmt, slug
 from ..config import derive
 from ..presets import as_kind, dense_config
 from ..runs import run_many
 from ..store import Run, Store
-
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins
-# on the recording machine (fits: exact, every training example).
-QUICK = {"fig1.fits": True, "fig1.dense_groks": True,                 # exact, +950 %
-         "fig1.ticket_far_faster": True, "fig1.ticket_tau_lower": True}  # +52 %, +88 %
 
 UNCHECKED = {}
 
@@ -51,7 +46,7 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
 
 def checks(runs: dict[str, list[Run]], figure: str = "Fig 1") -> list[Check]:
     """The dense model groks late; the grokked ticket generalises almost as soon as it fits."""
-    return with_quick(history_checks(runs["dense"][0].history, runs["ticket"][0].history, figure), QUICK)
+    return history_checks(runs["dense"][0].history, runs["ticket"][0].history, figure)
 
 
 def history_checks(dense, ticket, figure: str = "Fig 1") -> list[Check]:
@@ -89,6 +84,7 @@ def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Fig
     """Train and test accuracy of the dense run and its grokked ticket, t_mem and t_gen marked, on a
     linear step axis (upper panel, as the paper) and on a log step axis (lower panel, which shows the
     early steps)."""
+    plots.use_sharp_figures()
     histories = {name: group[0].history for name, group in runs.items()}
     fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
     plots.train_test_curves(histories, title=f"{title}: {plots.setting(runs['dense'][0], scale)}",

@@ -17,7 +17,7 @@ import torch
 
 from .. import plots
 from ..analysis.fourier import random_concentration, spectral_concentration
-from ..claims import Check, above, below, slug, with_quick
+from ..claims import Check, above, below, slug
 from ..config import derive
 from ..presets import as_kind, check_scale, dense_config
 from ..runs import run_many
@@ -26,14 +26,6 @@ from .controls import PRUNERS_AT_INIT
 
 RESIDUE_MATRICES = ("W_E", "W_U")
 MORE_PERIODIC = 1.25  # "periodic": at least this many times a random mask's concentration
-
-# Asserted at the quick scale (rule: gtlib.claims): claim id -> expected verdict, with the margins on
-# the recording machine.
-QUICK: dict[str, bool] = {
-    "fig18.weights_periodic": True, "fig18.ticket_masks_periodic": True,          # +279 %, +41 %
-    "fig19.random_masks_not_periodic": True, "fig19.snip_masks_not_periodic": True,  # +21 %, +20 %
-    "fig19.grasp_masks_not_periodic": True, "fig19.synflow_tokens_masks_not_periodic": True,  # +21 %, +20 %
-}
 
 UNCHECKED = {
     "the masks show *the same* periodicity as the weights": "the masks' strongest frequencies are "
@@ -109,7 +101,7 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 18", "Fig 19")) -> list[Che
             f"Masks from pruning at initialisation ({plots.display(name)}) are not periodic",
             "no periodic structure", f"concentration < {MORE_PERIODIC} × random masks of the same density",
             f"{value:.2f} × random", value < MORE_PERIODIC, below(value, MORE_PERIODIC)))
-    return with_quick(out, QUICK)
+    return out
 
 
 def display_order(weights: torch.Tensor) -> torch.Tensor:
@@ -127,6 +119,7 @@ def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Fig
     each pruning at initialisation; one column per matrix (W_E, W_in, W_out, W_U). The embedding
     dimensions of W_E and W_U are ordered by the trained weights' dominant frequency and phase, the
     same order in every row, so that periodic structure shows as stripes."""
+    plots.use_sharp_figures()
     trained = runs["dense"][0].weights()
     order = {n: display_order(trained[n]) for n in RESIDUE_MATRICES}
     rows = [("trained weights\n(dense)", trained, "RdBu_r")]
