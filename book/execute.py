@@ -83,7 +83,7 @@ def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | N
     source = nbformat.read(ROOT / "notebooks" / page["notebook"], as_version=4)
     if page.get("strip", True):  # the page's strip: its runs' commit and training time, the command
         source.cells.append(nbformat.v4.new_code_cell(
-            f"from gtlib import report as _report\n_report.strip(runs, {command(page)!r})",
+            f"from gtlib import report as _report\n_report.strip(result, {command(page)!r})",
             metadata={"tags": [STRIP_TAG]}))
     nbformat.write(source, partial)
     papermill.execute_notebook(partial, partial, parameters=parameters, kernel_name="python3",

@@ -1,6 +1,6 @@
 """gtlib: the reproducible companion to "Bridging Lottery Ticket and Grokking" (arXiv 2310.19470).
 
-Start with `gtlib.figures` (one module per figure family: its runs, its claims, its plot),
+Start with `gtlib.figures` (one module per figure family: its parameters, runs, claims and plot),
 `gtlib.runs.run` (any run from the store, trained if missing) and `gtlib.config.RunConfig` (a run's
 identity).
 
@@ -29,7 +29,7 @@ Vocabulary, used everywhere in the code, the notebooks and the book:
 - **claim**, **check**: a statement of the paper and its test against our runs, with a pass rule.
 
 Layers (imports go downwards only): registry → tasks, models, metrics, probes, pruning → config →
-history → train → store → starting_points, cluster → runs → presets, claims, plots, report →
-figures → widgets (the explorer and the book's sliders).
+history → train → store → starting_points, cluster → runs → presets, params, claims, plots,
+report → figures → widgets (the explorer and the book's sliders).
 """
 __version__ = "0.1.0"

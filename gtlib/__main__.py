@@ -1,7 +1,8 @@
 """Command line: the runs behind a figure family, a store's listing, a store's integrity.
 
-    python -m gtlib grokked_ticket --scale paper --seed 0      # train what is missing, print times
-    python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=['snip']
+    python -m gtlib grokked_ticket --scale paper --param seed=1  # train what is missing, print times
+    python -m gtlib controls --scale quick --param seeds=[0,1,2] --param pruners=[snip]
+        # --param NAME=VALUE: any parameter of the family's Params (its notebook's parameters)
     GTLIB_STORE=results python -m gtlib sparsity --scale paper # regenerate committed results
     python -m gtlib sparsity --scale paper --scheduler local   # on a Dask cluster (gtlib.cluster)
     python -m gtlib claims --scale quick [--device cuda] [--jobs 2] [--record DIR] [PAGE ...]
@@ -20,14 +21,12 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import builtins
 import concurrent.futures
 import contextlib
 import functools
 import multiprocessing
 import os
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -37,54 +36,42 @@ import pandas as pd
 from . import cluster, pages
 from .claims import (EXPECTED, EXPECTED_FILE, disagreements, measure_expected, percent, save, surprises,
                      verdict_text, word, write_expected)
-from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
-                      periodicity, sparsity, ticket_time, weights_and_masks)
+from .figures import FAMILIES
 from .presets import SCALES
 from .migrate import migrate
 from .store import CorruptRunError, Store, check, is_sealed
 
-FAMILIES = {"grokked_ticket": grokked_ticket, "across_tasks": across_tasks, "sparsity": sparsity,
-            "ticket_time": ticket_time, "controls": controls, "mask_dynamics": mask_dynamics,
-            "periodicity": periodicity, "weights_and_masks": weights_and_masks, "graphs": graphs,
-            "edge_popup_table": edge_popup_table}
 SCHEDULER_HELP = ("train missing runs on a Dask cluster: 'local' (one single-threaded worker per core) "
                   "or a scheduler address such as tcp://host:8786 (default: $GTLIB_SCHEDULER; unset: "
                   "in this process)")
 
-def _param(text: str) -> tuple[str, object]:
+def _param(text: str) -> tuple[str, str]:
+    """``NAME=VALUE``, the value as text: the family's ``Params`` reads it by the field's type."""
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value  # plain text, e.g. pruner names
+    return name, value
 
 
 def family_runs(name: str, argv: list[str]) -> int:
     """Train (or find) the runs of one figure family and print each run's times and folder."""
-    parser = argparse.ArgumentParser(prog=f"python -m gtlib {name}",
-                                     description=FAMILIES[name].__doc__.splitlines()[0])
+    family = FAMILIES[name]
+    parser = argparse.ArgumentParser(prog=f"python -m gtlib {name}", description=family.__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", choices=SCALES)
-    parser.add_argument("--task", default="modular")
-    parser.add_argument("--model", default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
-                        help="any other parameter of the family's runs(), e.g. seed=1 or seeds=[0,1]")
+                        help=f"a parameter of the family ({', '.join(family.Params.names())}), "
+                             "e.g. seed=1 or seeds=[0,1]")
     parser.add_argument("--scheduler", metavar="ADDR", help=SCHEDULER_HELP)
     args = parser.parse_args(argv)
     try:
+        params = family.Params.build({"scale": args.scale, **dict(args.param)})
         cluster.use(args.scheduler)
-        family = FAMILIES[name]
-        takes = inspect.signature(family.runs).parameters
-        where = {k: v for k, v in (("task", args.task), ("model", args.model)) if k in takes}
-        if args.task != "modular" and "task" not in takes:
-            raise ValueError(f"{name} uses modular arithmetic with the paper's MLP only")
-        runs = family.runs(args.scale, device=args.device, **where, **dict(args.param))
-    except (TypeError, ValueError, cluster.ClusterError) as err:
+        result = family.runs(params, device=args.device)
+    except (ValueError, cluster.ClusterError) as err:
         print(f"python -m gtlib {name}: {err}", file=sys.stderr)
         return 2
-    for label, group in runs.items():
+    for label, group in result.labelled().items():
         for run in group:
             h = run.history
             print(f"{label:22s} {run.config.label:45s} t_mem={h.t_mem} t_gen={h.t_gen} "

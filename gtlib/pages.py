@@ -3,24 +3,18 @@ each notebook, and a page's checks computed as its notebook computes them, witho
 from __future__ import annotations
 
 import ast
-import inspect
 import json
 import time
 
 import yaml
 
 from .claims import verdicts
-from .figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
-                      periodicity, sparsity, ticket_time, weights_and_masks)
+from .figures import FAMILIES
 from .paths import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "book" / "manifest.yml"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-NOTEBOOKS = {"fig1_grokked_ticket.ipynb": grokked_ticket, "fig2_tasks.ipynb": across_tasks,
-             "fig3_sparsity_sweep.ipynb": sparsity, "fig4_ticket_time.ipynb": ticket_time,
-             "fig5_controls.ipynb": controls, "fig7_mask_dynamics.ipynb": mask_dynamics,
-             "fig8_periodicity.ipynb": periodicity, "fig18_weights_and_masks.ipynb": weights_and_masks,
-             "fig9_graphs.ipynb": graphs, "table1_edge_popup.ipynb": edge_popup_table}
+NOTEBOOKS = {family.NOTEBOOK: family for family in FAMILIES.values()}  # notebook -> its family
 
 
 def manifest() -> list[dict]:
@@ -52,14 +46,13 @@ def with_claims(scale: str | None = None) -> list[dict]:
 
 def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
     """The checks of one manifest page, computed as its notebook computes them: the page's
-    parameters go to its family's ``runs`` or ``checks``, whichever takes them (the rest, such as
-    ``curves`` for the plot, matter only to the figure)."""
+    parameters (``scale`` replaced where given) make its family's ``Params``; ``device``, which its
+    notebook passes to ``runs`` beside them, may be one of them too."""
     family = NOTEBOOKS[page["notebook"]]
-    params = {**page.get("parameters", {}), **({"scale": scale} if scale else {}),
-              **({"device": device} if device else {})}
-    takes = lambda fn: {k: v for k, v in params.items() if k in inspect.signature(fn).parameters}
-    found = family.runs(**takes(family.runs), progress=progress)
-    return family.checks(found, **takes(family.checks))
+    given = {**page.get("parameters", {}), **({"scale": scale} if scale else {})}
+    device = device or given.get("device", "auto")
+    params = family.Params.build({k: v for k, v in given.items() if k != "device"})
+    return family.checks(family.runs(params, device=device, progress=progress), params)
 
 
 def page_verdicts(page: dict, scale: str | None = None, device: str | None = None) -> tuple[list[dict], float]:

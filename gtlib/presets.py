@@ -14,8 +14,6 @@ them (`task_model`, `task_presets`).
 """
 from __future__ import annotations
 
-import ast
-
 from .config import OptimConfig, RunConfig
 from .models import make_model
 from .tasks import TASKS, make_task
@@ -43,23 +41,6 @@ def task_presets(task: str) -> dict[str, dict]:
     return presets
 
 
-def as_kind(name: str, value, kind: type):
-    """``value`` as a list or dict (``kind``); None stays None. Command lines (papermill's ``-p``)
-    pass lists and dicts as text, so text such as "[0, 1, 2]" is read as a Python literal."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from None
-    if kind is list and isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, kind):
-        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}")
-    return value
-
-
 def check_scale(scale: str) -> None:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
@@ -71,8 +52,6 @@ def dense_config(task: str = "modular", model: str | None = None, *, scale: str 
     """The dense run of ``task`` at ``scale``, with the task's usual model when ``model`` is
     None; ``task_params``, ``model_params`` and ``changes`` (RunConfig fields) override the preset."""
     check_scale(scale)
-    task_params = as_kind("task_params", task_params, dict)
-    model_params = as_kind("model_params", model_params, dict)
     make_task(task)  # an unknown task name fails here, with the valid names
     default_model, default_params = task_model(task)
     model = model or default_model

@@ -1,5 +1,6 @@
-"""Tables for every figure family's runs (``{label: [one Run per seed]}``): the paper's times per
-run, every setting, each run's provenance, and the strip at the top of a book page."""
+"""Tables for every figure family's result (a family's ``Result``, whose ``labelled()`` names its
+runs: ``{label: [one Run per seed]}``): the paper's times per run, every setting, each run's
+provenance, and the strip at the top of a book page."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +9,11 @@ from . import blocks
 from .store import Run
 
 
-def flatten(runs: dict[str, list[Run]]) -> dict[str, Run]:
-    """One row label per run: the variant's label, with the seed when a variant has several."""
+def flatten(result) -> dict[str, Run]:
+    """One row label per run of a family's result: the variant's label, with the seed when a
+    variant has several."""
     out = {}
-    for label, group in runs.items():
+    for label, group in result.labelled().items():
         for run in group:
             out[f"{label}, seed {run.config.seed}" if len(group) > 1 else label] = run
     return out
@@ -21,10 +23,10 @@ def _time(t) -> str:
     return "never" if t is None else f"{t:,}"
 
 
-def timing_table(runs: dict[str, list[Run]]) -> blocks.Block:
+def timing_table(result) -> blocks.Block:
     """t_mem, t_gen, their gap and τ_grok per run, with final accuracies ("never": not reached)."""
     rows = []
-    for name, run in flatten(runs).items():
+    for name, run in flatten(result).items():
         h = run.history
         gap = None if h.t_gen is None or h.t_mem is None else h.t_gen - h.t_mem
         rows.append({"run": name, "t_mem": _time(h.t_mem), "t_gen": _time(h.t_gen),
@@ -48,10 +50,10 @@ def _settings(run: Run) -> dict[str, str]:
     return {k: str(v) for k, v in row.items()}
 
 
-def settings_table(runs: dict[str, list[Run]]) -> blocks.Block:
+def settings_table(result) -> blocks.Block:
     """Every setting of the runs (defaults included), folded: the settings all runs share in one
     table, and per run only those that differ (how a derived run's mask was made among them)."""
-    per_run = {name: _settings(run) for name, run in flatten(runs).items()}
+    per_run = {name: _settings(run) for name, run in flatten(result).items()}
     keys = list(dict.fromkeys(k for row in per_run.values() for k in row))
     shared = [k for k in keys if len({row.get(k) for row in per_run.values()}) == 1]
     common = blocks.table([{"setting": k, "value": next(iter(per_run.values()))[k]} for k in shared])
@@ -79,11 +81,11 @@ def _share(run: Run) -> float:
     return run.meta.get("wall_seconds", 0.0) / run.meta.get("batch_size", 1)
 
 
-def provenance_table(runs: dict[str, list[Run]]) -> blocks.Block:
+def provenance_table(result) -> blocks.Block:
     """Where each result came from, folded: per run its store key, device, threads, batch, wall
     time, finish time and code revision, and the library versions; what every run shares is said
     once above the table, so the table keeps only what tells runs apart."""
-    flat = flatten(runs)
+    flat = flatten(result)
     rows = [{"run": name, "key": r.meta.get("key", ""), "device": r.meta.get("device", ""),
              "threads": r.meta.get("threads", ""), "batch": r.meta.get("batch_size", 1),
              "wall s (batch)": f"{r.meta.get('wall_seconds', 0):,.0f}",
@@ -105,10 +107,10 @@ def provenance_table(runs: dict[str, list[Run]]) -> blocks.Block:
                           blocks.table(rows, numeric=("threads", "batch", "wall s (batch)", "resumed from")))
 
 
-def strip(runs: dict[str, list[Run]], command: str) -> blocks.Block:
+def strip(result, command: str) -> blocks.Block:
     """The line at the top of a book page: the commit the runs came from, their total training time
     and the command that regenerates the page."""
-    flat = {run.meta.get("key"): run for run in flatten(runs).values()}.values()
+    flat = {run.meta.get("key"): run for run in flatten(result).values()}.values()
     commits = sorted({_commit(r) for r in flat})
     seconds = sum(_share(r) for r in flat)
     devices = sorted({str(r.meta.get("device", "?")) for r in flat})

@@ -3,8 +3,8 @@
 `image_slider` renders figures to PNG images in a ``Stack`` whose shown image follows a slider
 through a ``jslink``, a link that runs in the page's JavaScript, so it works from the widget state
 that papermill saves in the executed notebook. `sparsity_slider`, `mask_step_slider` and
-`seed_slider` make one from a figure family's runs; `gtlib.widgets.Explorer.slider` makes one over
-any control of the live explorer. Every curve is drawn by `gtlib.plots.train_test_curves`.
+`seed_slider` make one from a figure family's result and parameters; `gtlib.widgets.Explorer.slider`
+makes one over any control of the live explorer. Every curve is drawn by `gtlib.plots.train_test_curves`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import plots
-from .figures import across_tasks, sparsity as sparsity_family, ticket_time
+from .figures import across_tasks, sparsity, ticket_time
 from .store import Run
 
 LIVE = "the live version: <code>make lab</code>, <code>notebooks/explore.ipynb</code>"
@@ -83,26 +83,23 @@ def _quantity(run: Run) -> str:
     return "loss" if run.history.is_regression else "accuracy"
 
 
-def sparsity_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 10) -> w.VBox:
+def sparsity_slider(result: sparsity.Result, params: sparsity.Params, most: int = 10) -> w.VBox:
     """Figures 3, 4b, 17: a slider over the sweep's sparsities (at most ``most``), each the ticket's
     train and test curves against the dense run's."""
-    dense = runs["dense"][0]
-    swept = {s: r for s, r in sparsity_family.by_sparsity(runs).items() if r is not dense}
-    shown = spread(sorted(swept), most)
-    heading = plots.setting(dense, scale)
-    figures = {f"{s:g}": curves({"dense": dense, f"ticket {s:g}": swept[s]},
+    dense, tickets = result.dense, result.tickets
+    heading = plots.setting(dense, params.scale)
+    figures = {f"{s:g}": curves({"dense": dense, f"ticket {s:g}": tickets[s]},
                                 f"ticket at sparsity {s:g} against the dense run; {heading}")
-               for s in shown}
+               for s in spread(sorted(tickets), most)}
     return image_slider(figures, "sparsity", f"the {_quantity(dense)} of the ticket at each sparsity "
                         "against the dense run's")
 
 
-def mask_step_slider(runs: dict[str, list[Run]], scale: str | None = None, most: int = 8) -> w.VBox:
+def mask_step_slider(result: ticket_time.Result, params: ticket_time.Params, most: int = 8) -> w.VBox:
     """Figure 4a: a slider over the steps the masks are taken at (at most ``most``), each that
     ticket's train and test curves against the dense run's."""
-    dense = runs["dense"][0]
-    tickets = ticket_time.by_step(runs)
-    heading = plots.setting(dense, scale)
+    dense, tickets = result.dense, result.tickets
+    heading = plots.setting(dense, params.scale)
     figures = {f"{t:,}": curves({"dense": dense, f"ticket, mask at step {t:,}": tickets[t]},
                                 f"ticket with the mask from step {t:,}; {heading}")
                for t in spread(sorted(tickets), most)}
@@ -110,27 +107,24 @@ def mask_step_slider(runs: dict[str, list[Run]], scale: str | None = None, most:
                         "dense run, against the dense run")
 
 
-def seed_slider(runs: dict[str, list[Run]], scale: str | None = None,
-                curves_of: str | None = None) -> w.VBox | None:
+def seed_slider(result: across_tasks.Result, params: across_tasks.Params) -> w.VBox | None:
     """Figures 2, 10, 11: a slider over the seeds, each seed's dense runs and tickets (one pair per
-    task or operation); None when the page has a single seed (its figure shows it all).
-    ``curves_of``: as the page's ``curves`` parameter, "loss" (Figure 11) or "accuracy" (default:
-    accuracy, loss for regression)."""
-    if curves_of not in (None, "accuracy", "loss"):
-        raise ValueError(f"curves must be 'accuracy' or 'loss', got {curves_of!r}")
-    groups = across_tasks.groups(runs)
-    seeds = [r.config.seed for r in next(iter(groups.values()))[0]]
+    task or operation); None when the page has a single seed (its figure shows it all). The curves
+    are the page's ``curves``: "loss" (Figure 11) or "accuracy" (default: accuracy, loss for
+    regression)."""
+    groups = result.groups
+    seeds = [r.config.seed for r in next(iter(groups.values())).dense]
     if len(seeds) < 2:
         return None
-    first = next(iter(runs.values()))[0]
+    first = result.first
     figures = {}
     for i, seed in enumerate(seeds):
         shown = {}
-        for name, (dense, ticket) in groups.items():
+        for name, group in groups.items():
             prefix = "" if len(groups) == 1 else f"{name} "
-            shown[f"{prefix}dense"], shown[f"{prefix}ticket"] = dense[i], ticket[i]
-        figures[str(seed)] = curves(shown, f"seed {seed}; {plots.setting(first, scale)}",
-                                    losses=curves_of == "loss")
-    quantity = "loss" if curves_of == "loss" else _quantity(first)
+            shown[f"{prefix}dense"], shown[f"{prefix}ticket"] = group.dense[i], group.ticket[i]
+        figures[str(seed)] = curves(shown, f"seed {seed}; {plots.setting(first, params.scale)}",
+                                    losses=params.curves == "loss")
+    quantity = "loss" if params.curves == "loss" else _quantity(first)
     return image_slider(figures, "seed", f"the train and test {quantity} of the dense run and its "
                         "grokked ticket for each seed")

@@ -15,7 +15,7 @@ one control and `Explorer.slider` puts them under a precomputed slider (`gtlib.s
 has the sliders of the figure pages).
 
 Every curve is drawn by `gtlib.plots.train_test_curves`, the weights and masks by
-`gtlib.figures.weights_and_masks.plot`: the figures' own plotting functions.
+`gtlib.figures.weights_and_masks.draw`: the figures' own plotting functions.
 """
 from __future__ import annotations
 
@@ -369,14 +369,14 @@ class Explorer:
         derived = self.plotted[name]
         names = list(dense.masks())
         sparsity = self.sparsity.value
-        rows = {"dense": [_AtStep(dense, step)],
-                f"magnitude {sparsity:g} at step {step:,}":
-                    [_AtStep(dense, step, magnitude_masks(dense.weights(step), sparsity, names))],
-                name: [derived]}
-        title = f"weights at step {step:,} and masks"
+        dense_at = _AtStep(dense, step)
+        masked = {f"magnitude {sparsity:g} at step {step:,}":
+                      _AtStep(dense, step, magnitude_masks(dense.weights(step), sparsity, names)),
+                  name: derived}
         if dense.config.model.name == "mlp":
-            return weights_and_masks.plot(rows, self.scale.value, title=title)
-        return _matrix_grid(rows, step, title)
+            return weights_and_masks.draw(dense_at, masked, f"weights at step {step:,} and masks: "
+                                                           f"{plots.setting(dense, self.scale.value)}")
+        return _matrix_grid(dense_at, masked, step, f"weights at step {step:,} and masks")
 
     def _neuron_rows(self, step: int):
         dense = self.plotted.get("dense")
@@ -457,14 +457,15 @@ class Explorer:
         return image_slider(frames, getattr(self, control).description, what, dpi=dpi)
 
 
-def _matrix_grid(rows: dict, step: int, title: str) -> Figure:
-    """Weights and masks one matrix per panel (models without a residue axis): a row per network."""
-    first = rows["dense"][0]
-    names = list(first.masks())
+def _matrix_grid(dense: _AtStep, masked: dict, step: int, title: str) -> Figure:
+    """Weights and masks one matrix per panel (models without a residue axis): a row per network,
+    ``dense``'s weights, then the masks of ``masked`` (name -> run)."""
+    rows = {"dense": dense, **masked}
+    names = list(dense.masks())
     fig, axes = plt.subplots(len(rows), len(names), figsize=(2.2 * len(names), 2.2 * len(rows)),
                              constrained_layout=True, squeeze=False)
-    for r, (label, group) in enumerate(rows.items()):
-        tensors = group[0].weights() if label == "dense" else group[0].masks()
+    for r, (label, run) in enumerate(rows.items()):
+        tensors = run.weights() if label == "dense" else run.masks()
         for c, name in enumerate(names):
             image = tensors[name].float().reshape(tensors[name].shape[0], -1).numpy()
             limit = float(np.abs(image).max()) or 1.0
@@ -478,7 +479,7 @@ def _matrix_grid(rows: dict, step: int, title: str) -> Figure:
             if c == 0:
                 axes[r, c].set_ylabel(f"weights at step {step:,}" if label == "dense"
                                       else f"{plots.display(label)}\nmask", fontsize=8)
-    fig.suptitle(f"{title}: {plots.setting(first)}")
+    fig.suptitle(f"{title}: {plots.setting(dense)}")
     return fig
 
 

@@ -23,21 +23,21 @@ def _cells():
     return [v4.new_markdown_cell("# Title\n\nThe claim."),
             v4.new_code_cell('scale = "quick"', metadata={"tags": ["parameters"]}),
             v4.new_code_cell('scale = "paper"', metadata={"tags": ["injected-parameters"]}),
-            v4.new_code_cell("fig = family.plot(runs)", outputs=[image]),
+            v4.new_code_cell("fig = family.plot(result, params)", outputs=[image]),
             v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nclaims.record(checks, scale)"),
             v4.new_markdown_cell("## Settings"),
-            v4.new_code_cell("_report.strip(runs, 'papermill ...')", metadata={"tags": [execute.STRIP_TAG]})]
+            v4.new_code_cell("_report.strip(result, 'papermill ...')", metadata={"tags": [execute.STRIP_TAG]})]
 
 
 def test_a_page_shows_the_strip_first_hides_code_and_removes_test_plumbing():
     cells = execute.for_reading(_cells(), note="A note on settings.")
     assert [c.source.splitlines()[0] for c in cells[:4]] == [
-        "# Title", "_report.strip(runs, 'papermill ...')", "The claim.", "A note on settings."]
+        "# Title", "_report.strip(result, 'papermill ...')", "The claim.", "A note on settings."]
     tags = {c.source.splitlines()[0]: c.metadata.get("tags", []) for c in cells}
-    assert "remove-input" in tags["_report.strip(runs, 'papermill ...')"]
+    assert "remove-input" in tags["_report.strip(result, 'papermill ...')"]
     assert "remove-cell" in tags['scale = "quick"'] and "remove-cell" in tags['scale = "paper"']
     assert "remove-cell" in tags["# NBVAL_CHECK_OUTPUT"]
-    assert tags["fig = family.plot(runs)"] == ["hide-input"]
+    assert tags["fig = family.plot(result, params)"] == ["hide-input"]
     figure = next(c for c in cells if c.source.startswith("fig ="))
     assert figure.metadata["mystnb"]["image"]["alt"] == "test accuracy against step"
 

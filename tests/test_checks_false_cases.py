@@ -68,7 +68,7 @@ def shuffled_once(change_at: dict[str, int]) -> dict[int, dict[str, torch.Tensor
 
 def mask_dynamics_verdicts(change_at: dict[str, int], t_gen: int) -> dict[str, bool]:
     run = FakeRun(history(600, t_mem=50, t_gen=t_gen), shuffled_once(change_at), checkpoint_every=100)
-    return verdicts(mask_dynamics.checks({"dense": [run]}))
+    return verdicts(mask_dynamics.checks(mask_dynamics.Result(run), mask_dynamics.Params()))
 
 
 def test_mask_dynamics_checks_fail_when_the_masks_change_away_from_generalisation():
@@ -108,12 +108,12 @@ def entropy_run(falls_at: int, periodic_early: bool, t_gen: int | None = None) -
 def test_periodicity_checks_fail_when_the_dense_network_turns_periodic_first():
     ids = ("fig8.ticket_entropy_falls_early", "fig8.dense_entropy_falls_with_grokking",
            "fig8.ticket_periodic_early")
-    paper = {"dense": [entropy_run(900, periodic_early=False, t_gen=1000)],
-             "ticket": [entropy_run(50, periodic_early=True)]}
-    assert verdicts(periodicity.checks(paper)) == dict.fromkeys(ids, True)
-    reversed_ = {"dense": [entropy_run(100, periodic_early=True, t_gen=1000)],
-                 "ticket": [entropy_run(800, periodic_early=False)]}
-    assert verdicts(periodicity.checks(reversed_)) == dict.fromkeys(ids, False)
+    paper = periodicity.Result(dense=entropy_run(900, periodic_early=False, t_gen=1000),
+                               ticket=entropy_run(50, periodic_early=True))
+    assert verdicts(periodicity.checks(paper, periodicity.Params())) == dict.fromkeys(ids, True)
+    reversed_ = periodicity.Result(dense=entropy_run(100, periodic_early=True, t_gen=1000),
+                                   ticket=entropy_run(800, periodic_early=False))
+    assert verdicts(periodicity.checks(reversed_, periodicity.Params())) == dict.fromkeys(ids, False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +137,9 @@ def graph_table(layers: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
 
 
 def graph_verdicts(layers: dict[str, dict[str, list[float]]]) -> dict[str, bool]:
-    run = FakeRun(history(500, t_mem=50, t_gen=350))
-    return verdicts(graphs.checks({"dense": [run]}, table=graph_table(layers)))
+    params = graphs.Params()
+    result = graphs.Result(FakeRun(history(500, t_mem=50, t_gen=350)), {params.sparsity: graph_table(layers)})
+    return verdicts(graphs.checks(result, params))
 
 
 def test_graph_checks_fail_when_every_metric_moves_the_other_way():
@@ -185,9 +186,9 @@ def both(kind: str, seed: int) -> dict[str, torch.Tensor]:
 
 def weights_and_masks_verdicts(trained: str, ticket_mask: str, random_mask: str) -> dict[str, bool]:
     dense = FakeRun(history(100), {0: both("noise", 0), 100: both(trained, 2)})
-    runs = {"dense": [dense], "ticket": [FakeRun(history(100), masks=both(ticket_mask, 4))],
-            "random": [FakeRun(history(100), masks=both(random_mask, 6))]}
-    return verdicts(weights_and_masks.checks(runs))
+    result = weights_and_masks.Result(dense, {"ticket": FakeRun(history(100), masks=both(ticket_mask, 4)),
+                                              "random": FakeRun(history(100), masks=both(random_mask, 6))})
+    return verdicts(weights_and_masks.checks(result, weights_and_masks.Params()))
 
 
 def test_weights_and_masks_checks_fail_when_the_periodicity_is_on_the_wrong_side():
@@ -202,10 +203,12 @@ def test_weights_and_masks_checks_fail_when_the_periodicity_is_on_the_wrong_side
 REPORT = [0, 600, 1000, 1400, 2000]
 
 
-def arm_run(accuracy, weights_change: bool = False) -> FakeRun:
+def arm_run(accuracy, weights_change: bool = False, graph_rows: dict | None = None) -> FakeRun:
     """2,000 steps whose test accuracy passes through ``accuracy`` at 600, 1,000, 1,400 and 2,000
-    steps; its weights at the end are those at step 0 unless ``weights_change``."""
-    h = history(2000, test_acc=lambda s: np.interp(s, REPORT, [0.05, *accuracy]))
+    steps; its weights at the end are those at step 0 unless ``weights_change``. ``graph_rows``: the
+    graph metrics its ``supermask_graphs`` probe logged at those steps (metric -> values)."""
+    logged = {f"graph {m}": lambda s, v=v: np.interp(s, REPORT, [v[0], *v]) for m, v in (graph_rows or {}).items()}
+    h = history(2000, test_acc=lambda s: np.interp(s, REPORT, [0.05, *accuracy]), **logged)
     start = {"W_in": torch.ones(4, 3)}
     return FakeRun(h, {0: start, 2000: {"W_in": start["W_in"] + float(weights_change)}})
 
@@ -215,10 +218,10 @@ def table1_verdicts(frozen: list[float], gap: list[float], ramanujan: list[float
                     weights_change: bool = False) -> dict[str, bool]:
     """Table 1's checks on the three arms (two score seeds each for the edge-popup arms) and the
     graph rows of EP w/o WD (``gap``, ``ramanujan``) at the four report steps."""
-    runs = {"WD": [arm_run(wd)], "EP w/o WD": [arm_run(frozen, weights_change)] * 2,
-            "EP w/ WD": [arm_run(ep_wd)] * 2}
-    rows = {"weighted spectral gap": np.array([gap, gap]), "Ramanujan gap": np.array([ramanujan, ramanujan])}
-    return verdicts(edge_popup_table.checks(runs, graphs=rows))
+    rows = {**dict.fromkeys(METRICS, [0.0] * 4), "weighted spectral gap": gap, "Ramanujan gap": ramanujan}
+    arms = {"WD": (arm_run(wd),), "EP w/o WD": (arm_run(frozen, weights_change, rows),) * 2,
+            "EP w/ WD": (arm_run(ep_wd),) * 2}
+    return verdicts(edge_popup_table.checks(edge_popup_table.Result(None, arms), edge_popup_table.Params()))
 
 
 PAPER_TABLE1 = dict(frozen=[0.7, 0.8, 0.85, 0.92], gap=[0.61, 0.81, 0.48, 0.36],

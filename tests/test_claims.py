@@ -30,12 +30,12 @@ def run(t_mem: int | None, t_gen: int | None, final_test: float = 1.0, l1: float
 
 
 def ticket_time_checks(dense, tickets):
-    return ticket_time.checks({"dense": [dense], **{f"mask at step {t}": [r] for t, r in tickets.items()}})
+    return ticket_time.checks(ticket_time.Result(dense, tickets), ticket_time.Params())
 
 
 def controls_checks(variants, pruners, figures=("Fig 5a", "Fig 5b", "Fig 6")):
-    return controls.checks({k: v for k, v in variants.items() if k in controls.NORMED or k in pruners},
-                           figures)
+    result = controls.Result({k: variants[k] for k in controls.NORMED}, {p: variants[p] for p in pruners})
+    return controls.checks(result, controls.Params(figures=figures))
 
 
 def verdicts(checks):
@@ -61,9 +61,9 @@ def test_a_check_has_a_rule_and_a_signed_margin():
 
 
 def test_task_checks_per_group():
-    runs = {"add dense": [run(20, 600)], "add ticket": [run(20, 100)],
-            "subtract dense": [run(20, 50)], "subtract ticket": [run(20, 700)]}
-    assert verdicts(across_tasks.checks(runs, "Fig 2c")) == {
+    result = across_tasks.Result({"add": across_tasks.Group((run(20, 600),), (run(20, 100),)),
+                                  "subtract": across_tasks.Group((run(20, 50),), (run(20, 700),))})
+    assert verdicts(across_tasks.checks(result, across_tasks.Params(figure="Fig 2c"))) == {
         "fig2c.add.dense_groks": True, "fig2c.add.ticket_earlier": True,
         "fig2c.subtract.dense_groks": False, "fig2c.subtract.ticket_earlier": False}
 
@@ -82,10 +82,9 @@ def test_sparsity_checks_follow_the_paper_pattern():
 
 
 def test_sparsity_checks_keep_only_the_pages_figures():
-    runs = {"dense": [run(10, 900)], "sparsity 0.5": [run(30, 300)], "sparsity 0.7": [run(60, 100)],
-            "sparsity 0.9": [run(200, None, 0.4)]}
-    assert {c.figure for c in sparsity.checks(runs, figures=["Fig 4b"])} == {"Fig 4b"}
-    assert {c.figure for c in sparsity.checks(runs)} == {"Fig 3a", "Fig 3b", "Fig 4b"}
+    result = sparsity.Result(run(10, 900), {0.5: run(30, 300), 0.7: run(60, 100), 0.9: run(200, None, 0.4)})
+    assert {c.figure for c in sparsity.checks(result, sparsity.Params(figures=["Fig 4b"]))} == {"Fig 4b"}
+    assert {c.figure for c in sparsity.checks(result, sparsity.Params())} == {"Fig 3a", "Fig 3b", "Fig 4b"}
 
 
 def test_no_decay_checks_need_a_critical_sparsity_between_08_and_09():

@@ -1,13 +1,16 @@
-"""Figure families: presets, bad input refused before any work (leaving nothing in the store), and
-each family's runs, checks and plot on a tiny setting."""
+"""Figure families: presets, parameters read once and equal to each notebook's, bad input refused
+before any work (leaving nothing in the store), and each family's runs, checks and plot on a tiny
+setting."""
+import re
+
 import matplotlib
 import pytest
 
 from gtlib import claims, pages
-from gtlib.figures import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics,
-                           periodicity, sparsity, ticket_time, weights_and_masks)
+from gtlib.__main__ import main
+from gtlib.figures import FAMILIES, across_tasks, controls, grokked_ticket, periodicity, sparsity, ticket_time
 from gtlib.history import RunHistory
-from gtlib.presets import as_kind, dense_config
+from gtlib.presets import dense_config
 from gtlib.tasks import MNIST, ModularArithmetic, PolynomialRegression, SparseParity
 
 matplotlib.use("Agg")
@@ -32,7 +35,7 @@ def test_paper_preset_is_the_papers_recipe():
 ])
 def test_bad_input_fails_at_once_and_leaves_nothing(store, kwargs, message):
     with pytest.raises(ValueError) as err:
-        grokked_ticket.runs(store=store, progress=False, **kwargs)
+        grokked_ticket.runs(grokked_ticket.Params(**kwargs), store=store, progress=False)
     assert message in str(err.value)
     assert not store.root.exists()
 
@@ -42,40 +45,73 @@ def test_a_non_positive_step_count_is_refused():
         dense_config(steps=0)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda s: controls.runs(store=s, progress=False, pruners=["random", "obd"]),
-     "unknown pruner 'obd'; valid:"),
-    (lambda s: controls.runs(store=s, progress=False, norm_ratio="layer"),
-     "unknown norm ratio 'layer'; valid: global, per_matrix"),
-    (lambda s: sparsity.runs(store=s, progress=False, sparsities=[0.5, 1.0]),
-     "must lie in [0, 1), got 1.0"),
-    (lambda s: sparsity.runs(store=s, progress=False, sparsities=[-0.1, 0.5]),
-     "must lie in [0, 1), got -0.1"),
-    (lambda s: ticket_time.runs(store=s, progress=False, checkpoint_every=0), "checkpoint_every"),
-    (lambda s: across_tasks.runs(store=s, progress=False, ops=["divide"]), "unknown modular op 'divide'"),
-    (lambda s: across_tasks.runs("paper", "mnist", store=s, progress=False, ops=["add"]),
-     "ops apply to the modular task only"),
+@pytest.mark.parametrize("family, kwargs, message", [
+    (controls, {"pruners": ["random", "obd"]}, "unknown pruner 'obd'; valid:"),
+    (controls, {"norm_ratio": "layer"}, "unknown norm ratio 'layer'; valid: global, per_matrix"),
+    (controls, {"pruners": "snip"}, "pruners must be a list of str, got 'snip'"),
+    (sparsity, {"sparsities": [0.5, 1.0]}, "must lie in [0, 1), got 1.0"),
+    (sparsity, {"sparsities": [-0.1, 0.5]}, "must lie in [0, 1), got -0.1"),
+    (sparsity, {"sparsities": "[0.1, 0.2"}, "sparsities must be a list of float, got '[0.1, 0.2'"),
+    (ticket_time, {"checkpoint_every": 0}, "checkpoint_every must be a positive integer"),
+    (across_tasks, {"ops": ["divide"]}, "unknown modular op 'divide'"),
+    (across_tasks, {"scale": "paper", "task": "mnist", "ops": ["add"]}, "ops apply to the modular task only"),
+    (across_tasks, {"curves": "both"}, "curves must be one of accuracy, loss (or None), got 'both'"),
+    (periodicity, {"variant": "renyi"}, "unknown variant 'renyi'; valid: shannon, authors"),
+    (grokked_ticket, {"seed": "one"}, "seed must be an integer, got 'one'"),
 ])
-def test_sweeps_refuse_bad_input_before_training_anything(store, call, message):
+def test_sweeps_refuse_bad_input_before_training_anything(store, family, kwargs, message):
     with pytest.raises(ValueError) as err:
-        call(store)
+        family.runs(family.Params.build(kwargs), store=store, progress=False)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
     assert not store.root.exists()
 
 
-def test_lists_given_as_text_on_a_command_line_are_read_as_lists():
-    # papermill -p seeds "[0, 1, 2]" passes the text; every sweep reads it as the list.
-    assert as_kind("seeds", "[0, 1, 2]", list) == [0, 1, 2]
-    assert as_kind("task_params", "{'p': 5}", dict) == {"p": 5}
-    assert as_kind("sparsities", (0.1, 0.2), list) == [0.1, 0.2]
-    with pytest.raises(ValueError, match=r"seeds must be a list, got '\[0, 1'"):
-        as_kind("seeds", "[0, 1", list)
-    with pytest.raises(ValueError, match="pruners must be a list, got 'snip'"):
-        controls.runs(pruners="snip", progress=False)
+def test_text_from_a_command_line_is_read_once_by_each_parameters_type():
+    # papermill -p seeds "[0, 1]" and --param seeds=[0,1] pass text; Params reads it as its field says.
+    params = across_tasks.Params.build({"seeds": "[0, 1]", "ops": "[add, x2y2]", "task_params": "{'p': 11}",
+                                        "sparsity": "0.5", "model": "None", "figure": "Fig 2c"})
+    assert (params.seeds, params.ops, params.task_params) == ((0, 1), ("add", "x2y2"), {"p": 11})
+    assert (params.sparsity, params.model, params.figure) == (0.5, None, "Fig 2c")
+    assert sparsity.Params(sparsities=[0, 0.5]).sparsities == (0.0, 0.5)  # ints where floats are due
+    assert grokked_ticket.Params(mask_step="250", ticket_weight_decay="0").mask_step == 250
+    assert grokked_ticket.Params(ticket_weight_decay=0).ticket_weight_decay == 0.0
+    assert controls.Params(seeds=(0, 1, 2)) == controls.Params.build({"seeds": "[0, 1, 2]"})
 
 
-TINY = {"task_params": {"p": 11, "train_fraction": 0.5}}
+def test_an_unknown_parameter_is_refused_in_one_line_naming_the_valid_ones(tmp_path, monkeypatch, capsys):
+    with pytest.raises(ValueError) as err:
+        controls.Params.build({"seed": 1, "pruners": ["snip"]})
+    assert str(err.value) == ("unknown parameter(s) 'seed' for controls; valid: scale, task, model, "
+                              "task_params, model_params, seeds, sparsity, pruners, norm_ratio, figures")
+    monkeypatch.setenv("GTLIB_STORE", str(tmp_path / "store"))
+    assert main(["grokked_ticket", "--param", "seeds=[0,1]"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("python -m gtlib grokked_ticket: unknown parameter(s) 'seeds' for grokked_ticket; valid: "
+                   f"{', '.join(grokked_ticket.Params.names())}\n")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_familys_params_are_its_notebooks_parameters_cell(name):
+    """Same names in the same order, same defaults (the notebook's lists are the Params' tuples).
+    ``device`` says where to train, not what: the notebook passes it to ``runs`` beside them."""
+    family = FAMILIES[name]
+    cell = pages.notebook_defaults(family.NOTEBOOK)
+    assert cell.pop("device") == "auto"
+    assert list(cell) == family.Params.names()
+    assert family.Params.build(cell) == family.Params()
+
+
+def test_the_one_list_of_families_names_every_family_a_notebook_uses():
+    used = {path.name: re.search(r"from gtlib\.figures import (\w+) as family", path.read_text())
+            for path in pages.NOTEBOOK_DIR.glob("*.ipynb")}
+    used = {notebook: found.group(1) for notebook, found in used.items() if found}
+    assert set(used.values()) == set(FAMILIES) == set(TINY_RUNS)
+    assert all(used[family.NOTEBOOK] == name for name, family in FAMILIES.items())
+
+
+TINY = {"task_params": {"p": 11}}
 
 
 @pytest.fixture
@@ -89,28 +125,31 @@ def tiny_scale(monkeypatch):
     monkeypatch.setattr(ModularArithmetic, "presets", {**ModularArithmetic.presets, "quick": tiny})
 
 
-@pytest.mark.parametrize("family, kwargs", [
-    (grokked_ticket, {}),
-    (across_tasks, {"ops": ["add", "multiply"]}),
-    (sparsity, {"sparsities": [0.0, 0.5, 0.9]}),
-    (sparsity, {"sparsities": [0.5, 0.9], "ticket_weight_decay": 0.0}),
-    (ticket_time, {}),
-    (controls, {"pruners": ["random", "snip"]}),
-    (mask_dynamics, {}),
-    (graphs, {}),
-    (periodicity, {}),
-    (weights_and_masks, {"pruners": ["random", "snip"]}),
-    (edge_popup_table, {"memorising_step": 20, "score_seeds": [0, 1], "steps": 100}),
-])
-def test_every_family_has_runs_checks_and_a_plot(store, tiny_scale, family, kwargs):
-    params = {} if family in (mask_dynamics, graphs, edge_popup_table) else {"task_params": {"p": 11}}
-    runs = family.runs("quick", store=store, progress=False, **params, **kwargs)
-    assert all(isinstance(label, str) and group for label, group in runs.items())
-    figures = ["Fig 17a", "Fig 17b"] if kwargs.get("ticket_weight_decay") == 0.0 else None
-    checks = family.checks(runs, figures) if figures else family.checks(runs)
+TINY_RUNS = {  # family -> the parameters of each tiny case
+    "grokked_ticket": [TINY],
+    "across_tasks": [{**TINY, "ops": ["add", "multiply"]}],
+    "sparsity": [{**TINY, "sparsities": [0.0, 0.5, 0.9]},
+                 {**TINY, "sparsities": [0.5, 0.9], "ticket_weight_decay": 0.0, "figures": ["Fig 17a", "Fig 17b"]}],
+    "ticket_time": [TINY],
+    "controls": [{**TINY, "pruners": ["random", "snip"]}],
+    "mask_dynamics": [{}],
+    "graphs": [{}],
+    "periodicity": [TINY],
+    "weights_and_masks": [{**TINY, "pruners": ["random", "snip"]}],
+    "edge_popup_table": [{"memorising_step": 20, "score_seeds": [0, 1], "steps": 100}],
+}
+
+
+@pytest.mark.parametrize("name, kwargs", [(name, kwargs) for name, cases in TINY_RUNS.items() for kwargs in cases])
+def test_every_family_has_runs_checks_and_a_plot(store, tiny_scale, name, kwargs):
+    family = FAMILIES[name]
+    params = family.Params(**kwargs)
+    result = family.runs(params, store=store, progress=False)
+    assert all(isinstance(label, str) and group for label, group in result.labelled().items())
+    checks = family.checks(result, params)
     assert checks and all(c.id and c.rule and isinstance(c.holds, bool) for c in checks)
     assert len({c.id for c in checks}) == len(checks)
-    fig = family.plot(runs)
+    fig = family.plot(result, params)
     assert fig.axes
     matplotlib.pyplot.close(fig)
 

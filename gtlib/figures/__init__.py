@@ -1,22 +1,29 @@
-"""One module per figure family, each with the same three faces:
+"""One module per figure family, each with the same faces:
 
-- ``runs(scale, task, model, ...)``: the runs behind the figure, trained where missing (parents
-  first, in batches), as ``{label: [one finished Run per seed]}``;
-- ``checks(runs, ...)``: the paper's claims as `gtlib.claims.Check` objects, each with its pass rule;
-  the module's ``UNCHECKED`` says which claims of the paper are not checked, and why (which checks
-  CI asserts at the quick scale is data: ``gtlib/expected_quick.json``, see `gtlib.claims`);
-- ``plot(runs, ...)``: the figure.
+- ``Params``: the family's parameters, a frozen dataclass equal to its notebook's cell tagged
+  ``parameters`` (``NOTEBOOK``), built from text or a mapping by `gtlib.params.FamilyParams`;
+- ``runs(params, *, store, device, progress)``: the runs behind the figure, trained where missing
+  (parents first, in batches), as the family's ``Result``, a frozen dataclass with named fields
+  (``Result.labelled()`` names them for the page's tables);
+- ``checks(result, params)``: the paper's claims as `gtlib.claims.Check` objects, each with its pass
+  rule; the module's ``UNCHECKED`` says which claims of the paper are not checked, and why (which
+  checks CI asserts at the quick scale is data: ``gtlib/expected_quick.json``, see `gtlib.claims`);
+- ``plot(result, params)``: the figure.
 
-| module | paper figures | notebook |
-|---|---|---|
-| `grokked_ticket` | 1 | `fig1_grokked_ticket.ipynb` |
-| `across_tasks` | 2a-e, 10, 11 | `fig2_tasks.ipynb` |
-| `sparsity` | 3a, 3b, 4b, 17 | `fig3_sparsity_sweep.ipynb` |
-| `ticket_time` | 4a | `fig4_ticket_time.ipynb` |
-| `controls` | 5a, 5b, 6, 12, 13, 14, 16 | `fig5_controls.ipynb` |
-| `mask_dynamics` | 7, 15 | `fig7_mask_dynamics.ipynb` |
-| `periodicity` | 8 | `fig8_periodicity.ipynb` |
-| `graphs` | 9, 20 | `fig9_graphs.ipynb` |
-| `weights_and_masks` | 18, 19 | `fig18_weights_and_masks.ipynb` |
-| `edge_popup_table` | Table 1 | `table1_edge_popup.ipynb` |
+`FAMILIES` is the one list of them: the command line, the book's pages and the tests read it.
 """
+from . import (across_tasks, controls, edge_popup_table, graphs, grokked_ticket, mask_dynamics, periodicity,
+               sparsity, ticket_time, weights_and_masks)
+
+FAMILIES = {  # name -> module, with the paper figures it shows
+    "grokked_ticket": grokked_ticket,        # Figure 1
+    "across_tasks": across_tasks,            # Figures 2a-e, 10, 11
+    "sparsity": sparsity,                    # Figures 3a, 3b, 4b, 17
+    "ticket_time": ticket_time,              # Figure 4a
+    "controls": controls,                    # Figures 5a, 5b, 6, 12, 13, 14, 16
+    "mask_dynamics": mask_dynamics,          # Figures 7, 15
+    "periodicity": periodicity,              # Figure 8
+    "graphs": graphs,                        # Figures 9, 20
+    "weights_and_masks": weights_and_masks,  # Figures 18, 19
+    "edge_popup_table": edge_popup_table,    # Table 1
+}

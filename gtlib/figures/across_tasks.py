@@ -7,16 +7,21 @@ comparison on the losses.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 
 from .. import plots
 from ..claims import DELAY, Check, above, below, fmt, mean_time, slug
 from ..config import derive
 from ..metrics import LOSS_THRESHOLD, first_step_below
-from ..presets import as_kind, check_scale, dense_config
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig2_tasks.ipynb"
+CURVES = ("accuracy", "loss")
 UNCHECKED = {
     "Fig 2c: the list of operations": "the paper does not name them; we use the authors' 2024 code's",
     "Fig 10c: MNIST test accuracy reaches 95 %": "with 1,000 training images it never does, here "
@@ -24,54 +29,91 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *,
-         seeds: list[int] = (0,), ops: list[str] | None = None, sparsity: float = 0.6,
-         task_params: dict | None = None, model_params: dict | None = None, device: str = "auto",
-         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """The dense run and the grokked ticket of every group and seed: ``{"<group> dense": runs,
-    "<group> ticket": runs}``. Groups are the modular operations ``ops`` (Fig 2c) or the task.
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig2_tasks.ipynb`` (its cell tagged ``parameters`` says what each
+    means). ``figure`` names the claims and the plot."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    model_params: dict = field(default_factory=dict)
+    ops: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] = (0,)
+    sparsity: float = 0.6
+    curves: str | None = None
+    figure: str = "Fig 2"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.curves not in (None, *CURVES):
+            raise ValueError(f"curves must be one of {', '.join(CURVES)} (or None), got {self.curves!r}")
+        if self.ops is not None and self.task != "modular":
+            raise ValueError(f"ops apply to the modular task only, not {self.task!r}")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One task or modular operation: its dense runs and their tickets, one per seed, in the same order."""
+
+    dense: tuple[Run, ...]
+    ticket: tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Group name (the task, or each modular operation of ``ops``) -> its runs."""
+
+    groups: dict[str, Group]
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {f"{name} {role}": list(getattr(group, role))
+                for name, group in self.groups.items() for role in ("dense", "ticket")}
+
+    @property
+    def first(self) -> Run:
+        """A dense run, for what every run shares: the setting, the kind of task."""
+        return next(iter(self.groups.values())).dense[0]
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The dense run and the grokked ticket of every group and seed, trained where missing. Groups
+    are the modular operations ``ops`` (Fig 2c) or the task.
 
     Only θ0 and the last weights are kept on disk. Every configuration is built and validated before
     anything trains.
     """
-    check_scale(scale)
-    seeds, ops = as_kind("seeds", seeds, list), as_kind("ops", ops, list)
-    task_params = as_kind("task_params", task_params, dict)
-    model_params = as_kind("model_params", model_params, dict)
-    if ops is not None and task != "modular":
-        raise ValueError(f"ops apply to the modular task only, not {task!r}")
-    groups = {op: {**(task_params or {}), "op": op} for op in ops} if ops else {task: task_params}
-    plan: dict[str, list] = {}
-    for name, params in groups.items():
-        dense = [dense_config(task, model, scale=scale, seed=s, task_params=params,
-                              model_params=model_params, checkpoint_every=None) for s in seeds]
-        plan[f"{name} dense"] = dense
-        plan[f"{name} ticket"] = [derive(cfg, sparsity=sparsity, checkpoint_every=0)
-                                      for cfg in dense]  # no analysis reads its weights (benchmarks/store_reads.md)
-    every = [c for cfgs in plan.values() for c in cfgs]
+    check_scale(params.scale)
+    ops = params.ops
+    groups = {op: {**params.task_params, "op": op} for op in ops} if ops else {params.task: params.task_params}
+    plan: dict[str, tuple[list, list]] = {}
+    for name, task_params in groups.items():
+        dense = [dense_config(params.task, params.model, scale=params.scale, seed=s, task_params=task_params,
+                              model_params=params.model_params, checkpoint_every=None) for s in params.seeds]
+        plan[name] = (dense, [derive(cfg, sparsity=params.sparsity, checkpoint_every=0)
+                              for cfg in dense])  # no analysis reads its weights (benchmarks/store_reads.md)
+    every = [c for dense, tickets in plan.values() for c in (*dense, *tickets)]
     done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
-    return {label: [done[c] for c in cfgs] for label, cfgs in plan.items()}
+    return Result({name: Group(tuple(done[c] for c in dense), tuple(done[c] for c in tickets))
+                   for name, (dense, tickets) in plan.items()})
 
 
-def groups(runs: dict[str, list[Run]]) -> dict[str, tuple[list[Run], list[Run]]]:
-    """``{group: (dense runs, ticket runs)}`` from the labels of `runs`."""
-    names = [label.removesuffix(" dense") for label in runs if label.endswith(" dense")]
-    return {name: (runs[f"{name} dense"], runs[f"{name} ticket"]) for name in names}
-
-
-def checks(runs: dict[str, list[Run]], figure: str = "Fig 2", curves: str | None = None) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """For every group the dense network groks and the ticket generalises earlier (times are means
     over seeds; a run that never gets there makes its mean "never"). Figure 2a also: the ticket
     generalises about when the dense network fits. With ``curves="loss"`` (Figure 11): the
     ticket's train and test losses approach zero before the dense network's."""
-    f = slug(figure)
+    figure, f = params.figure, slug(params.figure)
     out = []
-    for name, (dense_runs, ticket_runs) in groups(runs).items():
-        dense = [r.history for r in dense_runs]
-        ticket = [r.history for r in ticket_runs]
+    for name, group in result.groups.items():
+        dense = [r.history for r in group.dense]
+        ticket = [r.history for r in group.ticket]
         seeds = f" (mean of {len(dense)} seeds)" if len(dense) > 1 else ""
         g = f"{f}.{slug(name)}"
-        if curves == "loss":
+        if params.curves == "loss":
             # "Reach zero faster": the first step each run's loss falls below a level both reach,
             # twice the larger of their final losses (cross-entropy never reaches 0, and a fixed
             # level may be reached by neither).
@@ -124,31 +166,30 @@ def _times_to_common_level(dense, ticket, metric: str) -> tuple[int, int]:
             first_step_below(ticket.steps, ticket[metric], level))
 
 
-def default_curves(runs: dict[str, list[Run]]) -> str:
-    """Accuracy for classification, loss for regression (which has no accuracy)."""
-    return "loss" if next(iter(runs.values()))[0].history.is_regression else "accuracy"
+def curves(result: Result, params: Params) -> str:
+    """The page's ``curves``, by default accuracy for classification, loss for regression (which
+    has no accuracy)."""
+    return params.curves or ("loss" if result.first.history.is_regression else "accuracy")
 
 
-def plot(runs: dict[str, list[Run]], curves: str | None = None, title: str = "Figure 2",
-         scale: str | None = None):
+def plot(result: Result, params: Params):
     """Dense (dashed, green) and ticket (solid, blue), a shade per group (operation), mean over seeds
     with a min-max band:
     the test curve on a linear and a log step axis, then the train curve on a log step axis.
-    ``curves``: "accuracy" or "loss" (default: accuracy, loss for regression)."""
+    The title is the page's ``figure``."""
     plots.use_sharp_figures()
-    curves = curves or default_curves(runs)
-    metrics = {"loss": ("test_loss", "train_loss"), "accuracy": ("test_acc", "train_acc")}[curves]
+    shown = curves(result, params)
+    metrics = {"loss": ("test_loss", "train_loss"), "accuracy": ("test_acc", "train_acc")}[shown]
     panels = [(metrics[0], False)] + [(m, True) for m in metrics]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.4 * len(panels)), constrained_layout=True)
-    first = next(iter(runs.values()))[0]
-    heading = f"{title}: {plots.setting(first, scale)}"
+    first = result.first
+    heading = f"{params.figure}: {plots.setting(first, params.scale)}"
     for ax, (metric, log_x) in zip(axes, panels):
-        grouped = groups(runs)
-        for i, (name, (dense, ticket)) in enumerate(grouped.items()):
-            shade = {role: plots.role_shade(role, i, len(grouped)) for role in ("dense", "ticket")}
-            plots.band(ax, [r.history for r in dense], metric, "--", shade["dense"], f"{name} dense")
-            plots.band(ax, [r.history for r in ticket], metric, "-", shade["ticket"],
+        for i, (name, group) in enumerate(result.groups.items()):
+            shade = {role: plots.role_shade(role, i, len(result.groups)) for role in ("dense", "ticket")}
+            plots.band(ax, [r.history for r in group.dense], metric, "--", shade["dense"], f"{name} dense")
+            plots.band(ax, [r.history for r in group.ticket], metric, "-", shade["ticket"],
                        f"{name} grokked ticket")
         plots.finish(ax, metric, heading + (", log step axis" if log_x else ""), log_x,
-                     log_y=curves == "loss", threshold=first.history.threshold)
+                     log_y=shown == "loss", threshold=first.history.threshold)
     return fig

@@ -11,16 +11,20 @@ Each run's configuration is made by `gtlib.config.derive`, its starting point by
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
 from ..claims import Check, at_step, below, fmt, least, never_or_after, slug
 from ..config import derive
-from ..presets import as_kind, check_scale, dense_config
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig5_controls.ipynb"
 PRUNERS_AT_INIT = ("random", "snip", "grasp", "synflow_tokens")
 NORMED = ("dense", "ticket", "L1 control", "L2 control")
 # The derived runs keep their histories and masks, no weights: no analysis reads them
@@ -33,19 +37,54 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *,
-         seeds: list[int] = (0,), sparsity: float = 0.6, pruners: list[str] = PRUNERS_AT_INIT,
-         norm_ratio: str = "global", task_params: dict | None = None, model_params: dict | None = None,
-         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """``{"dense", "ticket", "L1 control", "L2 control", <pruner>...: one run per seed}``.
-    ``norm_ratio``: the paper's global ratio, or ``"per_matrix"`` (the authors' code)."""
-    check_scale(scale)
-    seeds, pruners = as_kind("seeds", seeds, list), as_kind("pruners", pruners, list)
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig5_controls.ipynb`` (its cell tagged ``parameters`` says what each
+    means). ``figures``: the labels of the norm-matched controls' claims, of pruning at
+    initialisation's and of the norms' (three seeds: Fig 12, 14, 12; the Transformer: Fig 16, -, 13);
+    they title the plot's panels."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    model_params: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    sparsity: float = 0.6
+    pruners: tuple[str, ...] = PRUNERS_AT_INIT
+    norm_ratio: str = "global"
+    figures: tuple[str, ...] = ("Fig 5a", "Fig 5b", "Fig 6")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.figures) != 3:
+            raise ValueError(f"figures must name three figures (controls, pruning at initialisation, "
+                             f"norms), got {list(self.figures)}")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run per seed of every network, seeds in the same order: the four of `NORMED` (the dense
+    run, its ticket, the L1- and L2-norm-matched dense controls) and each pruning at initialisation."""
+
+    normed: dict[str, tuple[Run, ...]]  # a name of NORMED -> runs
+    pruned: dict[str, tuple[Run, ...]]  # pruner -> runs
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {name: list(group) for name, group in {**self.normed, **self.pruned}.items()}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """Every network of the page for every seed, trained where missing. ``norm_ratio``: the paper's
+    global ratio, or ``"per_matrix"`` (the authors' code)."""
+    check_scale(params.scale)
+    sparsity, norm_ratio = params.sparsity, params.norm_ratio
     plan: dict[str, list] = {}
-    for seed in seeds:
-        dense = dense_config(task, model, scale=scale, seed=seed,
-                             task_params=as_kind("task_params", task_params, dict),
-                             model_params=as_kind("model_params", model_params, dict),
+    for seed in params.seeds:
+        dense = dense_config(params.task, params.model, scale=params.scale, seed=seed,
+                             task_params=params.task_params, model_params=params.model_params,
                              checkpoint_every=None)
         variants = {
             "dense": dense,
@@ -54,23 +93,25 @@ def runs(scale: str = "quick", task: str = "modular", model: str | None = None, 
                                  **HISTORY_ONLY),
             "L2 control": derive(dense, sparsity=sparsity, use="l2_norm", norm_ratio=norm_ratio,
                                  **HISTORY_ONLY),
-            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p, **HISTORY_ONLY) for p in pruners},
+            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p, **HISTORY_ONLY) for p in params.pruners},
         }
         for name, cfg in variants.items():
             plan.setdefault(name, []).append(cfg)
     every = [c for cfgs in plan.values() for c in cfgs]
     done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
-    return {name: [done[c] for c in cfgs] for name, cfgs in plan.items()}
+    found = {name: tuple(done[c] for c in cfgs) for name, cfgs in plan.items()}
+    return Result({name: found[name] for name in NORMED},
+                  {name: group for name, group in found.items() if name not in NORMED})
 
 
-def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) -> list[Check]:
-    """``figures`` labels the claims of the norm-matched controls, of pruning at initialisation and
-    of the norms (three seeds: Fig 12, 14, 12; the Transformer: Fig 16, -, 13). Times are compared
-    seed by seed: a claim holds when it holds for every seed."""
-    norm_fig, pai_fig, norms_fig = as_kind("figures", figures, list)
-    pruners = [name for name in runs if name not in NORMED]
-    seeds = [r.config.seed for r in runs["dense"]]
-    t_gen = {name: [r.history.t_gen for r in group] for name, group in runs.items()}
+def checks(result: Result, params: Params) -> list[Check]:
+    """The norm-matched controls, pruning at initialisation and the norms, labelled by ``figures``.
+    Times are compared seed by seed: a claim holds when it holds for every seed."""
+    norm_fig, pai_fig, norms_fig = params.figures
+    by_name = {**result.normed, **result.pruned}
+    pruners = list(result.pruned)
+    seeds = [r.config.seed for r in result.normed["dense"]]
+    t_gen = {name: [r.history.t_gen for r in group] for name, group in by_name.items()}
     several = f" (seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
 
     def per_seed(values) -> str:
@@ -99,7 +140,7 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) ->
             all(d is not None and (p is None or p >= d) for p, d in pairs),
             None if any(d is None for _, d in pairs) else least(never_or_after(p, d) for p, d in pairs)))
     if "random" in pruners and len(pruners) > 1:
-        final = {p: float(np.mean([r.history["test_acc"][-1] for r in runs[p]])) for p in pruners}
+        final = {p: float(np.mean([r.history["test_acc"][-1] for r in by_name[p]])) for p in pruners}
         worst = min((p for p in pruners if p != "random"), key=final.get)
         out.append(Check(
             f"{slug(pai_fig)}.some_worse_than_random", pai_fig,
@@ -108,7 +149,7 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) ->
             "the lowest final test accuracy among SNIP, GraSP, SynFlow < random pruning's (means over seeds)",
             ", ".join(f"{plots.display(p)} {v:.2f}" for p, v in final.items()),
             final[worst] < final["random"], below(final[worst], final["random"])))
-    l1, l2 = ({name: float(np.mean([r.history[norm][-1] for r in runs[name]])) for name in NORMED}
+    l1, l2 = ({name: float(np.mean([r.history[norm][-1] for r in by_name[name]])) for name in NORMED}
               for norm in ("l1", "l2"))
     spread = max(l2.values()) / min(l2.values())
     out.append(Check(
@@ -125,7 +166,7 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) ->
     # has fitted the training set, to t_gen).
     falls = {}
     for name in NORMED:
-        for r in runs[name]:
+        for r in by_name[name]:
             h = r.history
             if h.t_mem is not None and h.t_gen is not None and h.t_gen > h.t_mem:
                 falls[(name, r.config.seed)] = (at_step(h, "l2", h.t_gen), at_step(h, "l2", h.t_mem))
@@ -141,22 +182,21 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6")) ->
     return out
 
 
-def plot(runs: dict[str, list[Run]], figures=("Fig 5a", "Fig 5b", "Fig 6"), scale: str | None = None):
+def plot(result: Result, params: Params):
     """Test accuracy (log step axis) of the dense run, the ticket and the norm-matched controls;
     of the ticket against pruning at initialisation (if any); then the L2 and the L1 norm of θ ⊙ m.
     Mean over seeds, with a min-max band. Panel titles carry the page's ``figures`` labels."""
     plots.use_sharp_figures()
-    norm_fig, pai_fig, norms_fig = as_kind("figures", figures, list)
-    pruners = [name for name in runs if name not in NORMED]
-    metric = "test_loss" if runs["dense"][0].history.is_regression else "test_acc"
-    normed = {k: runs[k] for k in NORMED}
+    norm_fig, pai_fig, norms_fig = params.figures
+    normed, pruners = result.normed, list(result.pruned)
+    metric = "test_loss" if normed["dense"][0].history.is_regression else "test_acc"
     fig, axes = plt.subplots(4 if pruners else 3, 1, figsize=(8, 14 if pruners else 10.5),
                              constrained_layout=True)
-    heading = plots.setting(runs["dense"][0], scale)
+    heading = plots.setting(normed["dense"][0], params.scale)
     plots.variant_curves(normed, metric, title=f"{norm_fig}: weight norm is not the cause; {heading}",
                          log_x=True, ax=axes[0])
     if pruners:
-        plots.variant_curves({k: runs[k] for k in ("dense", "ticket", *pruners)}, metric,
+        plots.variant_curves({"dense": normed["dense"], "ticket": normed["ticket"], **result.pruned}, metric,
                              title=f"{pai_fig}: sparsity is not the cause", log_x=True, ax=axes[1])
     plots.variant_curves(normed, "l2", title=f"{norms_fig} (left): L2 norm of θ ⊙ m", ax=axes[-2])
     plots.variant_curves(normed, "l1", title=f"{norms_fig} (right): L1 norm of θ ⊙ m", ax=axes[-1])

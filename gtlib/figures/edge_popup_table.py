@@ -17,7 +17,7 @@ so the WD arm, which has no scores, is one run. The scale does not change this t
 """
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,10 +28,13 @@ from ..analysis.graphs import METRICS
 from ..claims import Check, above, at_step, below, slug
 from ..config import OptimConfig, derive
 from ..edge_popup import EdgePopupConfig
-from ..presets import as_kind, check_scale, dense_config
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "table1_edge_popup.ipynb"
+FIGURE = "Table 1"
 ARMS = ("WD", "EP w/o WD", "EP w/ WD")
 REPORT_STEPS = (600, 1000, 1400, 2000)  # of the paper's 2,000 steps; for other lengths, in proportion
 MEMORISING_STEP = 250
@@ -56,55 +59,78 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", *, seed: int = 0, score_seeds: list[int] = (0, 1, 2),
-         memorising_step: int = MEMORISING_STEP, steps: int = 2000, device: str = "auto",
-         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """``{"memorising": [θ_mem's run], "WD": [run], "EP w/o WD": [one run per score seed],
-    "EP w/ WD": [...]}``. Every run keeps only its first and last weights; the EP w/o WD runs log
-    the graph metrics of their masks every 200 steps (the ``supermask_graphs`` probe)."""
-    check_scale(scale)
-    score_seeds = as_kind("score_seeds", score_seeds, list)
-    parent = dense_config("modular", "mlp", scale="quick", seed=seed)
-    recipe = dict(steps=steps, optim=OptimConfig(lr=1e-2, weight_decay=1.0))
-    start = dict(sparsity=0.0, step=memorising_step, use="continue")
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``table1_edge_popup.ipynb`` (its cell tagged ``parameters`` says what each
+    means)."""
+
+    scale: str = "quick"
+    seed: int = 0
+    score_seeds: tuple[int, ...] = (0, 1, 2)
+    memorising_step: int = MEMORISING_STEP
+    steps: int = 2000
+
+
+@dataclass(frozen=True)
+class Result:
+    """θ_mem's run (the dense run it is a checkpoint of) and each arm's runs: WD one, the edge-popup
+    arms one per score seed."""
+
+    memorising: Run
+    arms: dict[str, tuple[Run, ...]]  # a name of ARMS -> runs
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"memorising": [self.memorising], **{arm: list(group) for arm, group in self.arms.items()}}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """Every run of the table, trained where missing. Every run keeps only its first and last
+    weights; the EP w/o WD runs log the graph metrics of their masks every 200 steps (the
+    ``supermask_graphs`` probe)."""
+    check_scale(params.scale)
+    parent = dense_config("modular", "mlp", scale="quick", seed=params.seed)
+    recipe = dict(steps=params.steps, optim=OptimConfig(lr=1e-2, weight_decay=1.0))
+    start = dict(sparsity=0.0, step=params.memorising_step, use="continue")
     plan = {"WD": [derive(parent, **start, **recipe, checkpoint_every=None)]}
     for arm, train_weights, probes in (("EP w/o WD", False, ("supermask_graphs",)), ("EP w/ WD", True, ())):
         plan[arm] = [derive(parent, **start, **recipe, checkpoint_every=None, probes=probes,
                             edge_popup=EdgePopupConfig(density=DENSITY, train_weights=train_weights,
-                                                       score_seed=s)) for s in score_seeds]
+                                                       score_seed=s)) for s in params.score_seeds]
     every = [parent, *(c for cfgs in plan.values() for c in cfgs)]
     done = dict(zip(every, run_many(every, store, device=device, progress=progress)))
-    return {"memorising": [done[parent]], **{arm: [done[c] for c in cfgs] for arm, cfgs in plan.items()}}
+    return Result(done[parent], {arm: tuple(done[c] for c in cfgs) for arm, cfgs in plan.items()})
 
 
-def report_steps(runs: dict[str, list[Run]]) -> list[int]:
+def report_steps(result: Result) -> list[int]:
     """The paper's 600, 1,000, 1,400 and 2,000 steps, in proportion to the arms' length."""
-    steps = runs["WD"][0].config.steps
+    steps = result.arms["WD"][0].config.steps
     return [t * steps // 2000 for t in REPORT_STEPS]
 
 
-def _accuracy(runs: dict[str, list[Run]], arm: str) -> np.ndarray:
+def _accuracy(result: Result, arm: str) -> np.ndarray:
     """Test accuracy at the report steps: ``[seeds, steps]``."""
-    return np.array([[at_step(r.history, "test_acc", t) for t in report_steps(runs)] for r in runs[arm]])
+    return np.array([[at_step(r.history, "test_acc", t) for t in report_steps(result)]
+                     for r in result.arms[arm]])
 
 
-def graph_rows(runs: dict[str, list[Run]]) -> dict[str, np.ndarray]:
+def graph_rows(result: Result) -> dict[str, np.ndarray]:
     """Under EP w/o WD, each graph metric averaged over layers at the report steps, as the probe
     logged them: ``[seeds, steps]``."""
-    return {m: np.array([[at_step(r.history, f"graph {m}", t) for t in report_steps(runs)]
-                         for r in runs["EP w/o WD"]]) for m in METRICS}
+    return {m: np.array([[at_step(r.history, f"graph {m}", t) for t in report_steps(result)]
+                         for r in result.arms["EP w/o WD"]]) for m in METRICS}
 
 
-def table(runs: dict[str, list[Run]], graphs: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def table(result: Result) -> pd.DataFrame:
     """Table 1: ours (mean ± std over seeds) beside the paper's, at 600, 1,000, 1,400 and 2,000
     steps after θ_mem."""
-    graphs = graph_rows(runs) if graphs is None else graphs
-    rows = {**{f"{arm} (test acc)": _accuracy(runs, arm) for arm in ARMS}, **graphs}
+    rows = {**{f"{arm} (test acc)": _accuracy(result, arm) for arm in ARMS}, **graph_rows(result)}
     out = {}
     for name, values in rows.items():
         key = name.removesuffix(" (test acc)")
         digits = 2 if "test acc" in name else 3
-        for i, step in enumerate(report_steps(runs)):
+        for i, step in enumerate(report_steps(result)):
             out.setdefault(name, {})[f"{step:,} ours"] = f"{values[:, i].mean():.{digits}f}±{values[:, i].std():.{digits}f}"
             out[name][f"{step:,} paper"] = PAPER[key][i]
     return pd.DataFrame(out).T
@@ -123,14 +149,13 @@ def show(table: pd.DataFrame) -> blocks.Block:
     return blocks.Block(grid.html, table.to_string())
 
 
-def checks(runs: dict[str, list[Run]], figure: str = "Table 1",
-           graphs: dict[str, np.ndarray] | None = None) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """Structure alone reaches high test accuracy; EP w/ WD is fastest; under EP w/o WD the weighted
     gap rises, then falls, and the Ramanujan gap keeps falling."""
-    f = slug(figure)
-    graphs = graph_rows(runs) if graphs is None else graphs
-    acc = {arm: _accuracy(runs, arm).mean(0) for arm in ARMS}
-    frozen = runs["EP w/o WD"][0]
+    figure, f = FIGURE, slug(FIGURE)
+    graphs = graph_rows(result)
+    acc = {arm: _accuracy(result, arm).mean(0) for arm in ARMS}
+    frozen = result.arms["EP w/o WD"][0]
     unchanged = all(np.array_equal(frozen.weights(0)[n].numpy(), frozen.weights()[n].numpy())
                     for n in frozen.masks())
     gap = graphs["weighted spectral gap"].mean(0)
@@ -161,18 +186,18 @@ def checks(runs: dict[str, list[Run]], figure: str = "Table 1",
     ]
 
 
-def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Table 1"):
+def plot(result: Result, params: Params):
     """Test accuracy of the three optimisations from θ_mem (mean over score seeds, min-max band),
     the report steps marked."""
     plots.use_sharp_figures()
     fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
     colours = {"WD": "tab:green", "EP w/o WD": "tab:purple", "EP w/ WD": "tab:blue"}
     for arm in ARMS:
-        plots.band(ax, [r.history for r in runs[arm]], "test_acc", "-", colours[arm], arm)
-    for t in report_steps(runs):
+        plots.band(ax, [r.history for r in result.arms[arm]], "test_acc", "-", colours[arm], arm)
+    for t in report_steps(result):
         ax.axvline(t, color="grey", linestyle=":", linewidth=1)
-    plots.finish(ax, "test_acc", f"{title}: from a memorising network (step {MEMORISING_STEP} of the "
-                 f"dense run); {plots.setting(runs['memorising'][0])}",
-                 threshold=runs["WD"][0].history.threshold)
+    plots.finish(ax, "test_acc", f"{FIGURE}: from a memorising network (step {params.memorising_step} "
+                 f"of the dense run); {plots.setting(result.memorising)}",
+                 threshold=result.arms["WD"][0].history.threshold)
     ax.set_xlabel("steps after θ_mem")
     return fig

@@ -10,6 +10,8 @@ masks of each layer's density at the last checkpoint, with the trained weights.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -18,21 +20,57 @@ from .. import plots
 from ..analysis.graphs import METRICS, layer_metrics
 from ..analysis.masks import magnitude_masks
 from ..claims import Check, above, at_step, below, least, slug, spearman
+from ..params import FamilyParams
 from ..store import Run, Store
-from . import mask_dynamics
+from .mask_dynamics import Params as MaskDynamicsParams, runs as mask_dynamics_runs
 
+NOTEBOOK = "fig9_graphs.ipynb"
+FIGURES, TITLE = ("Fig 9a", "Fig 9b", "Fig 20"), "Figures 9 and 20"
 UNCHECKED = {
     "the values of Table 1's graph rows": "they depend on a construction the paper does not give; "
     "ours is stated on this page",
 }
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
-         checkpoint_every: int | None = None, device: str = "auto", store: Store | None = None,
-         progress: bool = True) -> dict[str, list[Run]]:
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig9_graphs.ipynb`` (its cell tagged ``parameters`` says what each
+    means)."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    seed: int = 0
+    checkpoint_every: int | None = None
+    sparsity: float = 0.6
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run with its checkpoints; ``tables`` keeps the graph metrics of its masks per
+    sparsity once `table` has measured them (the page's table, checks and plot all read them)."""
+
+    dense: Run
+    tables: dict[float, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense]}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
     """The dense run with its checkpoints: the run of Figure 7 (on modular arithmetic, of Figure 4a)."""
-    return mask_dynamics.runs(scale, task, model, seed=seed, checkpoint_every=checkpoint_every,
-                              device=device, store=store, progress=progress)
+    figure7 = MaskDynamicsParams(scale=params.scale, task=params.task, model=params.model, seed=params.seed,
+                                 checkpoint_every=params.checkpoint_every)
+    return Result(mask_dynamics_runs(figure7, store=store, device=device, progress=progress).dense)
+
+
+def table(result: Result, params: Params) -> pd.DataFrame:
+    """`trajectory` of the dense run at the page's sparsity, measured once per result."""
+    if params.sparsity not in result.tables:
+        result.tables[params.sparsity] = trajectory(result.dense, params.sparsity)
+    return result.tables[params.sparsity]
 
 
 def trajectory(run: Run, sparsity: float = 0.6, seed: int = 0) -> pd.DataFrame:
@@ -59,15 +97,14 @@ def _mean_over_layers(table: pd.DataFrame) -> pd.DataFrame:
     return trained.groupby("step")[list(METRICS)].mean()
 
 
-def checks(runs: dict[str, list[Run]], figures=("Fig 9a", "Fig 9b", "Fig 20"), sparsity: float = 0.6,
-           table: pd.DataFrame | None = None) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """(9a) the weighted spectral gap rises during memorisation and narrows as the network
     generalises; the Ramanujan gap falls steadily; (9b) the path length rises and the clustering
     falls with test accuracy; (20) the spectral claims hold in every layer."""
-    fig9a, fig9b, fig20 = figures
-    run = runs["dense"][0]
-    table = trajectory(run, sparsity) if table is None else table
-    mean = _mean_over_layers(table)
+    fig9a, fig9b, fig20 = FIGURES
+    run = result.dense
+    rows = table(result, params)
+    mean = _mean_over_layers(rows)
     steps = list(mean.index)
     t_gen = run.history.t_gen
     at_gen = min(steps, key=lambda s: abs(s - (t_gen if t_gen is not None else steps[-1])))
@@ -111,7 +148,7 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 9a", "Fig 9b", "Fig 20"), s
         "C falls with test accuracy, then settles (Fig 9b)", "C at t_gen < C at t_mem (nearest checkpoints)",
         f"{clustering[fitted]:.4f} → {clustering[at_gen]:.4f} ({window})",
         clustering[at_gen] < clustering[fitted], below(clustering[at_gen], clustering[fitted])))
-    trained = table[table["step"] != "random"]
+    trained = rows[rows["step"] != "random"]
     per_layer = {n: rises_then_narrows(g.set_index("step")["weighted spectral gap"])
                  for n, g in trained.groupby("layer", sort=False)}
     out.append(Check(
@@ -129,16 +166,15 @@ def checks(runs: dict[str, list[Run]], figures=("Fig 9a", "Fig 9b", "Fig 20"), s
     return out
 
 
-def plot(runs: dict[str, list[Run]], scale: str | None = None, sparsity: float = 0.6,
-         table: pd.DataFrame | None = None, title: str = "Figures 9 and 20"):
+def plot(result: Result, params: Params):
     """Figure 9: each metric averaged over the layers (thick) and per layer (thin), with the test
     accuracy and random-mask references; Figure 20: the two spectral gaps layer by layer."""
     plots.use_sharp_figures()
-    run = runs["dense"][0]
-    table = trajectory(run, sparsity) if table is None else table
-    trained = table[table["step"] != "random"]
-    random = table[table["step"] == "random"].set_index("layer")
-    mean = _mean_over_layers(table)
+    run = result.dense
+    rows = table(result, params)
+    trained = rows[rows["step"] != "random"]
+    random = rows[rows["step"] == "random"].set_index("layer")
+    mean = _mean_over_layers(rows)
     fig, axes = plt.subplots(3, 2, figsize=(10, 11), constrained_layout=True)
     h = run.history
     for ax, metric in zip(axes.flat[:4], METRICS):
@@ -162,5 +198,5 @@ def plot(runs: dict[str, list[Run]], scale: str | None = None, sparsity: float =
         ax.set_title(f"(20) {metric} per layer (dashed: random masks)", fontsize=10)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{title}: {plots.setting(run, scale)}")
+    fig.suptitle(f"{TITLE}: {plots.setting(run, params.scale)}")
     return fig

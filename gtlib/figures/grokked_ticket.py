@@ -8,45 +8,71 @@ retrained with the same split and recipe, the mask fixed.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 
 from .. import plots
 from ..claims import DELAY, FAR_BELOW, Check, above, below, fmt, slug
 from ..config import derive
-from ..presets import as_kind, dense_config
+from ..params import FamilyParams
+from ..presets import dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig1_grokked_ticket.ipynb"
 UNCHECKED = {}
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
-         sparsity: float = 0.6, mask_step: int | None = None,
-         ticket_weight_decay: float | None = None, task_params: dict | None = None,
-         model_params: dict | None = None, checkpoint_every: int | None | str = "preset",
-         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """The dense run and its grokked ticket: ``{"dense": [run], "ticket": [run]}``.
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig1_grokked_ticket.ipynb`` (its cell tagged ``parameters`` says what
+    each means); ``notebooks/own_task.ipynb`` gives another task, figure and title."""
 
-    The ticket retrains with weight decay ``ticket_weight_decay`` if given (Fig 17b: 0).
-    ``checkpoint_every`` (default: the scale's) only changes which weights are kept on disk.
-    """
-    keep = {} if checkpoint_every == "preset" else {"checkpoint_every": checkpoint_every}
-    dense = dense_config(task, model, scale=scale, seed=seed, task_params=as_kind("task_params", task_params, dict),
-                         model_params=as_kind("model_params", model_params, dict), **keep)
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    model_params: dict = field(default_factory=dict)
+    seed: int = 0
+    sparsity: float = 0.6
+    mask_step: int | None = None
+    ticket_weight_decay: float | None = None
+    figure: str = "Fig 1"
+    title: str = "Figure 1"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run and its grokked ticket."""
+
+    dense: Run
+    ticket: Run
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense], "ticket": [self.ticket]}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The dense run and its grokked ticket, trained where missing. The ticket retrains with weight
+    decay ``ticket_weight_decay`` if given (Fig 17b: 0)."""
+    dense = dense_config(params.task, params.model, scale=params.scale, seed=params.seed,
+                         task_params=params.task_params, model_params=params.model_params)
     changes = {}
-    if ticket_weight_decay is not None:
-        changes["optim"] = dataclasses.replace(dense.optim, weight_decay=ticket_weight_decay)
+    if params.ticket_weight_decay is not None:
+        changes["optim"] = dataclasses.replace(dense.optim, weight_decay=params.ticket_weight_decay)
     # The ticket keeps θ0 and its last weights (the explorer shows its neurons), not the dense run's
     # schedule: no analysis reads its intermediate checkpoints.
-    ticket = derive(dense, sparsity=sparsity, step=mask_step, checkpoint_every=None, **changes)
+    ticket = derive(dense, sparsity=params.sparsity, step=params.mask_step, checkpoint_every=None, **changes)
     done = run_many([dense, ticket], store, device=device, progress=progress)
-    return {"dense": [done[0]], "ticket": [done[1]]}
+    return Result(*done)
 
 
-def checks(runs: dict[str, list[Run]], figure: str = "Fig 1") -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """The dense model groks late; the grokked ticket generalises almost as soon as it fits."""
-    return history_checks(runs["dense"][0].history, runs["ticket"][0].history, figure)
+    return history_checks(result.dense.history, result.ticket.history, params.figure)
 
 
 def history_checks(dense, ticket, figure: str = "Fig 1") -> list[Check]:
@@ -80,14 +106,14 @@ def history_checks(dense, ticket, figure: str = "Fig 1") -> list[Check]:
         None if ticket.tau_grok is None or tau is None else below(ticket.tau_grok, tau))]
 
 
-def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Figure 1"):
+def plot(result: Result, params: Params):
     """Train and test accuracy of the dense run and its grokked ticket, t_mem and t_gen marked, on a
     linear step axis (upper panel, as the paper) and on a log step axis (lower panel, which shows the
     early steps)."""
     plots.use_sharp_figures()
-    histories = {name: group[0].history for name, group in runs.items()}
+    histories = {"dense": result.dense.history, "ticket": result.ticket.history}
     fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
-    plots.train_test_curves(histories, title=f"{title}: {plots.setting(runs['dense'][0], scale)}",
+    plots.train_test_curves(histories, title=f"{params.title}: {plots.setting(result.dense, params.scale)}",
                             ax=axes[0])
     plots.train_test_curves(histories, title="the same, log step axis", log_x=True, mark_times=False,
                             ax=axes[1])

@@ -13,6 +13,8 @@ generalisation.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -20,14 +22,42 @@ import pandas as pd
 from .. import plots
 from ..analysis.masks import distances_over_training, unrelated_distance
 from ..claims import Check, at_step, slug
-from ..presets import as_kind, check_scale, dense_config, task_presets
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config, task_presets
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig7_mask_dynamics.ipynb"
 UNCHECKED = {
     "the peak lies at 16k-20k steps": "that is where the paper's run generalises; ours generalises "
     "at its own t_gen, which is what the checks compare with",
 }
+
+
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig7_mask_dynamics.ipynb`` (its cell tagged ``parameters`` says what
+    each means). ``figure`` names the claims and titles the plot (Fig 7, Fig 15a, Fig 15b)."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    seed: int = 0
+    checkpoint_every: int | None = None
+    sparsity: float = 0.6
+    figure: str = "Fig 7"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run with its checkpoints."""
+
+    dense: Run
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense]}
 
 
 def default_spacing(scale: str, task: str) -> int:
@@ -40,21 +70,20 @@ def default_spacing(scale: str, task: str) -> int:
     return max(every, steps // 16 // every * every)
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
-         checkpoint_every: int | None = None, task_params: dict | None = None, device: str = "auto",
-         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """The dense run, keeping a checkpoint every ``checkpoint_every`` steps: ``{"dense": [run]}``.
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The dense run, keeping a checkpoint every ``checkpoint_every`` steps, trained if missing.
     On modular arithmetic, with the default spacing, this is the dense run of Figure 4a. On the
     other tasks the dense runs of Figure 2 kept only their last weights, and their tickets were made
     from those: rather than replace them, Figure 15 trains runs of its own, which log metrics twice
     as often (so they are other runs, with other keys)."""
-    check_scale(scale)
-    every = checkpoint_every or default_spacing(scale, task)
-    preset = task_presets(task).get(scale, {})
+    check_scale(params.scale)
+    every = params.checkpoint_every or default_spacing(params.scale, params.task)
+    preset = task_presets(params.task).get(params.scale, {})
     own = {} if preset.get("checkpoint_every") else {"eval_every": max(1, preset.get("eval_every", 10) // 2)}
-    dense = dense_config(task, model, scale=scale, seed=seed, checkpoint_every=every,
-                         task_params=as_kind("task_params", task_params, dict), **own)
-    return {"dense": run_many([dense], store, device=device, progress=progress)}
+    dense = dense_config(params.task, params.model, scale=params.scale, seed=params.seed,
+                         checkpoint_every=every, task_params=params.task_params, **own)
+    return Result(*run_many([dense], store, device=device, progress=progress))
 
 
 def dynamics(run: Run, sparsity: float = 0.6) -> dict:
@@ -77,13 +106,13 @@ def dynamics(run: Run, sparsity: float = 0.6) -> dict:
             "reference": unrelated_distance(1.0 - sparsity)}
 
 
-def checks(runs: dict[str, list[Run]], figure: str = "Fig 7", sparsity: float = 0.6) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """The interval in which the masks change most is the one in which the network generalises
     (for the distance averaged over the matrices, and for every matrix), within one interval."""
-    run = runs["dense"][0]
-    d = dynamics(run, sparsity)
+    run = result.dense
+    d = dynamics(run, params.sparsity)
     steps, change = d["steps"], d["change"]
-    f = slug(figure)
+    figure, f = params.figure, slug(params.figure)
     kind = "fall of log₁₀ test loss" if run.history.is_regression else "rise of test accuracy"
     most = int(np.argmax(change))
     peak = int(np.argmax(d["mean"]))
@@ -106,14 +135,13 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 7", sparsity: float = 
     return out
 
 
-def plot(runs: dict[str, list[Run]], title: str = "Figure 7", scale: str | None = None,
-         sparsity: float = 0.6):
+def plot(result: Result, params: Params):
     """Per matrix, the Jaccard distance between consecutive masks (red) and the change of test
     accuracy (green), the interval of largest change marked; the dotted line is the distance of two
-    unrelated masks of the same density."""
+    unrelated masks of the same density. The title is the page's ``figure``, spelt out."""
     plots.use_sharp_figures()
-    run = runs["dense"][0]
-    d = dynamics(run, sparsity)
+    run = result.dense
+    d = dynamics(run, params.sparsity)
     names = list(d["distance"])
     fig, axes = plt.subplots(len(names) + 1, 1, figsize=(8, 2.6 * (len(names) + 1)), sharex=True,
                              constrained_layout=True)
@@ -130,16 +158,17 @@ def plot(runs: dict[str, list[Run]], title: str = "Figure 7", scale: str | None 
         ax.axvline(most, color="grey", linestyle="--", linewidth=1)
         ax.set_ylim(0, 1)
     axes[0].legend(fontsize=8, loc="upper left")
-    axes[0].set_title(f"{title}: masks of consecutive checkpoints; {plots.setting(run, scale)}")
+    title = params.figure.replace("Fig", "Figure")
+    axes[0].set_title(f"{title}: masks of consecutive checkpoints; {plots.setting(run, params.scale)}")
     axes[-1].set_xlabel("step at the end of the interval")
     return fig
 
 
-def table(runs: dict[str, list[Run]], sparsity: float = 0.6):
+def table(result: Result, params: Params) -> pd.DataFrame:
     """The numbers behind the figure: per interval, the Jaccard distance of each matrix and the
     change of test accuracy (or of log test loss)."""
-    run = runs["dense"][0]
-    d = dynamics(run, sparsity)
+    run = result.dense
+    d = dynamics(run, params.sparsity)
     kind = "Δ log10 test loss (fall)" if run.history.is_regression else "Δ test accuracy"
     columns = {"interval end": d["steps"], **{f"JD {n}": v for n, v in d["distance"].items()},
                "JD mean": d["mean"], kind: d["change"]}

@@ -14,6 +14,7 @@ the run (every 2k steps at the paper scale, as the paper's 0k, 2k, 30k panels ne
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,13 +24,19 @@ from .. import plots
 from ..analysis.fourier import dominant_share, max_entropy, neuron_inputs, power_spectrum
 from ..claims import Check, above, below, fmt, slug
 from ..config import derive
-from ..presets import as_kind, check_scale, dense_config
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
+from .grokked_ticket import Result
 
+NOTEBOOK = "fig8_periodicity.ipynb"
+FIGURE, TITLE = "Fig 8", "Figure 8"
 PROBE = "fourier_entropy"
 PERIODIC = 0.5  # a neuron is periodic when more than half its input power lies at one frequency
 EVAL_EVERY = {"paper": 50, "quick": 10}
+NEURONS = 4  # the neurons whose input weights the figure draws
+VARIANTS = ("shannon", "authors")
 
 UNCHECKED = {
     "the ticket's neurons use the frequencies of the generalising solution": "no reference solution "
@@ -37,19 +44,33 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", *, seed: int = 0, sparsity: float = 0.6,
-         task_params: dict | None = None, device: str = "auto", store: Store | None = None,
-         progress: bool = True) -> dict[str, list[Run]]:
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig8_periodicity.ipynb`` (its cell tagged ``parameters`` says what each
+    means)."""
+
+    scale: str = "quick"
+    task_params: dict = field(default_factory=dict)
+    seed: int = 0
+    sparsity: float = 0.6
+    variant: str = "shannon"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; valid: {', '.join(VARIANTS)}")
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
     """The dense run and its grokked ticket on modular arithmetic with the paper's MLP, logging the
-    Fourier entropy: ``{"dense": [run], "ticket": [run]}``."""
-    check_scale(scale)
-    base = dense_config("modular", "mlp", scale=scale, seed=seed,
-                        task_params=as_kind("task_params", task_params, dict))
-    dense = dataclasses.replace(base, eval_every=EVAL_EVERY[scale], probes=(PROBE,),
+    Fourier entropy (Figure 1's `Result`), trained where missing."""
+    check_scale(params.scale)
+    base = dense_config("modular", "mlp", scale=params.scale, seed=params.seed, task_params=params.task_params)
+    dense = dataclasses.replace(base, eval_every=EVAL_EVERY[params.scale], probes=(PROBE,),
                                 checkpoint_every=base.steps // 15)
-    ticket = derive(dense, sparsity=sparsity)
-    done = run_many([dense, ticket], store, device=device, progress=progress)
-    return {"dense": [done[0]], "ticket": [done[1]]}
+    ticket = derive(dense, sparsity=params.sparsity)
+    return Result(*run_many([dense, ticket], store, device=device, progress=progress))
 
 
 def early_step(run: Run) -> int:
@@ -78,14 +99,14 @@ def periodic_share(run: Run, step: int) -> float:
     return float(torch.nanmean(dominant_share(neuron_inputs(run.weights(step), run.masks()))))
 
 
-def checks(runs: dict[str, list[Run]], figure: str = "Fig 8", variant: str = "shannon") -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """The ticket's entropy makes half its fall within the first fifteenth of training (the
     paper's 2k of 30k steps); the dense network's only once it groks (at half its t_gen or later);
     at that early step the ticket's neurons are the more periodic."""
-    dense, ticket = runs["dense"][0], runs["ticket"][0]
-    f = slug(figure)
+    dense, ticket = result.dense, result.ticket
+    figure, f = FIGURE, slug(FIGURE)
     early = early_step(ticket)
-    t_ticket, t_dense = half_drop_step(ticket, variant), half_drop_step(dense, variant)
+    t_ticket, t_dense = half_drop_step(ticket, params.variant), half_drop_step(dense, params.variant)
     t_gen = dense.history.t_gen
     share = {name: periodic_share(r, early) for name, r in (("dense", dense), ("ticket", ticket))}
     return [
@@ -113,13 +134,12 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 8", variant: str = "sh
     ]
 
 
-def plot(runs: dict[str, list[Run]], title: str = "Figure 8", scale: str | None = None,
-         variant: str = "shannon", neurons: int = 4):
+def plot(result: Result, params: Params):
     """Top: the Fourier entropy of the dense run and the ticket during training, with their test
-    accuracy. Below: the input weights of the first ``neurons`` living neurons over the 67 residues
+    accuracy. Below: the input weights of the first `NEURONS` living neurons over the 67 residues
     at step 0, at the early step and at the end, for each; last, the ticket's final spectra."""
     plots.use_sharp_figures()
-    dense, ticket = runs["dense"][0], runs["ticket"][0]
+    dense, ticket, variant = result.dense, result.ticket, params.variant
     steps = [0, early_step(ticket), ticket.config.steps]
     fig = plt.figure(figsize=(9, 13), constrained_layout=True)
     grid = fig.add_gridspec(4, 3)
@@ -139,11 +159,11 @@ def plot(runs: dict[str, list[Run]], title: str = "Figure 8", scale: str | None 
     twin.set_ylabel("test accuracy (dashed)")
     twin.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"{title}: Fourier entropy of the neurons' input weights; {plots.setting(dense, scale)}")
+    ax.set_title(f"{TITLE}: Fourier entropy of the neurons' input weights; {plots.setting(dense, params.scale)}")
     for row, (name, run) in enumerate((("dense", dense), ("ticket", ticket)), start=1):
         for col, step in enumerate(steps):
             rows = neuron_inputs(run.weights(step), run.masks()).numpy()
-            alive = [i for i in range(rows.shape[0]) if np.abs(rows[i]).sum() > 0][:neurons]
+            alive = [i for i in range(rows.shape[0]) if np.abs(rows[i]).sum() > 0][:NEURONS]
             a = fig.add_subplot(grid[row, col])
             for k, i in enumerate(alive):
                 a.plot(rows[i] / (np.abs(rows[i]).max() or 1) + 2.2 * k, linewidth=0.8)

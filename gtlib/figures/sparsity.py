@@ -10,6 +10,7 @@ which the paper puts at 0.81.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,10 +18,12 @@ import numpy as np
 from .. import plots
 from ..claims import Check, above, below, fmt, least, spearman
 from ..config import derive
-from ..presets import as_kind, dense_config
+from ..params import FamilyParams
+from ..presets import dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig3_sparsity_sweep.ipynb"
 PAPER_CRITICAL = 0.81  # App H: the critical sparsity without weight decay
 
 UNCHECKED = {
@@ -28,46 +31,69 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
-         sparsities: list[float] = tuple(i / 10 for i in range(10)),
-         ticket_weight_decay: float | None = None, task_params: dict | None = None,
-         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """The dense run (``"dense"``) and its grokked ticket at each sparsity (``"sparsity 0.6"``),
-    masks from its last step. With ``ticket_weight_decay`` the tickets (not the dense run) train with
-    that weight decay (Fig 17: 0). A sparsity of 0 with the dense recipe is the dense run itself (a
-    ticket that keeps every weight retrains the same network from the same θ0).
-    """
-    sparsities = as_kind("sparsities", sparsities, list)
-    dense = dense_config(task, model, scale=scale, seed=seed, task_params=as_kind("task_params", task_params, dict),
-                         checkpoint_every=None)
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig3_sparsity_sweep.ipynb`` (its cell tagged ``parameters`` says what
+    each means). ``figures``: whose claims to check, Fig 3a, 3b, 4b or Fig 17a, 17b; they title the
+    plot."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    seed: int = 0
+    sparsities: tuple[float, ...] = tuple(i / 10 for i in range(10))
+    ticket_weight_decay: float | None = None
+    figures: tuple[str, ...] = ("Fig 3a", "Fig 3b", "Fig 4b")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run and its grokked ticket at each sparsity (in the order asked for). A sparsity
+    of 0 with the dense recipe is the dense run itself, not a ticket (a ticket that keeps every
+    weight retrains the same network from the same θ0)."""
+
+    dense: Run
+    tickets: dict[float, Run]
+
+    def swept(self) -> dict[float, Run]:
+        """``{sparsity: run}`` in increasing sparsity, with the dense run as 0 when the tickets train
+        with its recipe."""
+        out = dict(self.tickets)
+        if 0.0 not in out and all(r.config.optim == self.dense.config.optim for r in out.values()):
+            out[0.0] = self.dense
+        return dict(sorted(out.items()))
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense], **{f"sparsity {s:g}": [r] for s, r in self.tickets.items()}}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The dense run and its grokked ticket at each sparsity, masks from its last step, trained
+    where missing. With ``ticket_weight_decay`` the tickets (not the dense run) train with that
+    weight decay (Fig 17: 0)."""
+    dense = dense_config(params.task, params.model, scale=params.scale, seed=params.seed,
+                         task_params=params.task_params, checkpoint_every=None)
     changes = {}
-    if ticket_weight_decay is not None:
-        changes["optim"] = dataclasses.replace(dense.optim, weight_decay=ticket_weight_decay)
-    plan = {f"sparsity {s:g}": derive(dense, sparsity=s, checkpoint_every=0, **changes)  # no analysis reads its weights (benchmarks/store_reads.md)
-            for s in sparsities if s != 0 or changes}
+    if params.ticket_weight_decay is not None:
+        changes["optim"] = dataclasses.replace(dense.optim, weight_decay=params.ticket_weight_decay)
+    plan = {s: derive(dense, sparsity=s, checkpoint_every=0, **changes)  # no analysis reads its weights (benchmarks/store_reads.md)
+            for s in params.sparsities if s != 0 or changes}
     done = run_many([dense, *plan.values()], store, device=device, progress=progress)
-    return {"dense": [done[0]], **{label: [r] for label, r in zip(plan, done[1:])}}
+    return Result(done[0], dict(zip(plan, done[1:])))
 
 
-def by_sparsity(runs: dict[str, list[Run]]) -> dict[float, Run]:
-    """``{sparsity: run}``, with the dense run as 0 when the tickets train with its recipe."""
-    out = {float(label.removeprefix("sparsity ")): group[0] for label, group in runs.items()
-           if label.startswith("sparsity ")}
-    dense = runs["dense"][0]
-    if 0.0 not in out and all(r.config.optim == dense.config.optim for r in out.values()):
-        out[0.0] = dense
-    return dict(sorted(out.items()))
-
-
-def checks(runs: dict[str, list[Run]], figures=("Fig 3a", "Fig 3b", "Fig 4b")) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """The claims of ``figures``: Fig 3a, 3b, 4b (tickets with the dense recipe) or Fig 17a, 17b
     (tickets trained without weight decay)."""
-    swept = by_sparsity(runs)
-    if any(f.startswith("Fig 17") for f in figures):
-        found = no_decay_checks({s: r for s, r in swept.items() if r is not runs["dense"][0]})
+    swept = result.swept()
+    if any(f.startswith("Fig 17") for f in params.figures):
+        found = no_decay_checks({s: r for s, r in swept.items() if r is not result.dense})
     else:
         found = sweep_checks(swept)
-    return [c for c in found if c.figure in figures]
+    return [c for c in found if c.figure in params.figures]
 
 
 def sweep_checks(runs: dict[float, Run]) -> list[Check]:
@@ -172,13 +198,14 @@ def critical_sparsity(runs: dict[float, Run]) -> float | None:
     return max(full, default=None)
 
 
-def plot(runs: dict[str, list[Run]], title: str = "Figure 3", scale: str | None = None):
+def plot(result: Result, params: Params):
     """τ_grok (log scale) and final test accuracy against sparsity (0 = the dense network), then the
     test and train accuracy of every sparsity; for tickets trained without weight decay, also
-    Figure 17b (the tickets at the paper's critical sparsity and at ours against the dense run)."""
+    Figure 17b (the tickets at the paper's critical sparsity and at ours against the dense run).
+    The title is the page's ``figures``."""
     plots.use_sharp_figures()
-    swept = by_sparsity(runs)
-    dense = runs["dense"][0]
+    swept = result.swept()
+    dense = result.dense
     no_decay = dense not in swept.values()
     fig, axes = plt.subplots(5 if no_decay else 4, 1, figsize=(8, 17.5 if no_decay else 14),
                              constrained_layout=True)
@@ -196,7 +223,7 @@ def plot(runs: dict[str, list[Run]], title: str = "Figure 3", scale: str | None 
     ax.set_xlim(min(sparsities) - 0.05, max(sparsities) + 0.05)
     ax.set_xlabel("sparsity (fraction removed; 0 = dense)")
     ax.set_ylabel("τ_grok = t_gen / t_mem")
-    ax.set_title(f"{title}: τ_grok against sparsity; {plots.setting(dense, scale)}")
+    ax.set_title(f"{', '.join(params.figures)}: τ_grok against sparsity; {plots.setting(dense, params.scale)}")
     axes[1].plot(sparsities, [swept[s].history["test_acc"][-1] for s in sparsities], "o-",
                  color="tab:green")
     axes[1].set_ylim(-0.02, 1.02)

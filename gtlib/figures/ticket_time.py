@@ -7,16 +7,21 @@ network's at the mask's step. Tickets from after it reach 100 % quickly.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
 from ..claims import Check, at_step, below, fmt, least, never_or_after, slug
 from ..config import derive
-from ..presets import as_kind, dense_config
+from ..params import FamilyParams
+from ..presets import dense_config
 from ..runs import run_many
 from ..store import Run, Store
 
+NOTEBOOK = "fig4_ticket_time.ipynb"
+FIGURE, TITLE = "Fig 4a", "Figure 4a"
 UNCHECKED = {}
 
 # A mask is informative about the plateau only where the dense test accuracy at its step is above
@@ -24,28 +29,50 @@ UNCHECKED = {}
 INFORMATIVE = 0.1
 
 
-def runs(scale: str = "quick", task: str = "modular", model: str | None = None, *, seed: int = 0,
-         checkpoint_every: int | None = None, sparsity: float = 0.6, task_params: dict | None = None,
-         device: str = "auto", store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """The dense run (``"dense"``, keeping every checkpoint) and one ticket per checkpoint
-    (``"mask at step 2000"``). ``checkpoint_every`` defaults to the scale's (quick 250, paper 2k)."""
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every must be a positive integer (the dense run's checkpoints "
-                         f"give the tickets' masks), got {checkpoint_every!r}")
-    keep = {} if checkpoint_every is None else {"checkpoint_every": checkpoint_every}
-    dense = dense_config(task, model, scale=scale, seed=seed, task_params=as_kind("task_params", task_params, dict),
-                         **keep)
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig4_ticket_time.ipynb`` (its cell tagged ``parameters`` says what each
+    means)."""
+
+    scale: str = "quick"
+    task: str = "modular"
+    model: str | None = None
+    task_params: dict = field(default_factory=dict)
+    seed: int = 0
+    checkpoint_every: int | None = None
+    sparsity: float = 0.6
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive integer (the dense run's checkpoints "
+                             f"give the tickets' masks), got {self.checkpoint_every!r}")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run, keeping every checkpoint, and the ticket whose mask comes from each of them."""
+
+    dense: Run
+    tickets: dict[int, Run]  # mask step -> ticket
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense], **{f"mask at step {t}": [r] for t, r in self.tickets.items()}}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The dense run and one ticket per checkpoint after step 0, trained where missing.
+    ``checkpoint_every`` defaults to the scale's (quick 250, paper 2k)."""
+    keep = {} if params.checkpoint_every is None else {"checkpoint_every": params.checkpoint_every}
+    dense = dense_config(params.task, params.model, scale=params.scale, seed=params.seed,
+                         task_params=params.task_params, **keep)
     # The tickets keep no weights: no analysis reads them (benchmarks/store_reads.md).
-    plan = {f"mask at step {t}": derive(dense, sparsity=sparsity, step=t, checkpoint_every=0)
+    plan = {t: derive(dense, sparsity=params.sparsity, step=t, checkpoint_every=0)
             for t in dense.checkpoint_steps[1:]}
     done = run_many([dense, *plan.values()], store, device=device, progress=progress)
-    return {"dense": [done[0]], **{label: [r] for label, r in zip(plan, done[1:])}}
-
-
-def by_step(runs: dict[str, list[Run]]) -> dict[int, Run]:
-    """``{mask step: ticket}``."""
-    return {int(label.removeprefix("mask at step ")): group[0] for label, group in runs.items()
-            if label.startswith("mask at step ")}
+    return Result(done[0], dict(zip(plan, done[1:])))
 
 
 def plateau(history) -> float:
@@ -56,12 +83,12 @@ def plateau(history) -> float:
     return float(np.median(history["test_acc"][window]))
 
 
-def checks(runs: dict[str, list[Run]], figure: str = "Fig 4a") -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """Tickets from before the dense network generalises: no full generalisation, a plateau at the
     dense accuracy of the mask's step, no speed-up. Tickets from after: fast, and 100 %."""
-    f = slug(figure)
-    dense = runs["dense"][0].history
-    tickets = by_step(runs)
+    figure, f = FIGURE, slug(FIGURE)
+    dense = result.dense.history
+    tickets = result.tickets
     t_gen, threshold = dense.t_gen, dense.threshold
     # A dense run that never generalises makes every mask an early one.
     early = {t: r.history for t, r in tickets.items() if t_gen is None or t < t_gen}
@@ -115,15 +142,14 @@ def checks(runs: dict[str, list[Run]], figure: str = "Fig 4a") -> list[Check]:
     return out
 
 
-def plot(runs: dict[str, list[Run]], title: str = "Figure 4a", scale: str | None = None):
+def plot(result: Result, params: Params):
     """Test accuracy of the tickets, coloured by the step their mask comes from; below, the dense
     run itself with those steps marked."""
     plots.use_sharp_figures()
     fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True)
-    tickets = by_step(runs)
-    dense = runs["dense"][0]
+    tickets, dense = result.tickets, result.dense
     plots.coloured(axes[0], tickets, "test_acc", "mask at step")
-    axes[0].set_title(f"{title}: tickets from different steps; {plots.setting(dense, scale)}")
+    axes[0].set_title(f"{TITLE}: tickets from different steps; {plots.setting(dense, params.scale)}")
     h = dense.history
     axes[1].plot(h.steps, h["test_acc"], color=plots.colour("dense"), label="dense test")
     axes[1].plot(h.steps, h["train_acc"], "--", color=plots.colour("dense"), label="dense train")

@@ -10,6 +10,8 @@ are shown but not measured.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -19,11 +21,14 @@ from .. import plots
 from ..analysis.fourier import random_concentration, spectral_concentration
 from ..claims import Check, above, below, slug
 from ..config import derive
-from ..presets import as_kind, check_scale, dense_config
+from ..params import FamilyParams
+from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
 from .controls import PRUNERS_AT_INIT
 
+NOTEBOOK = "fig18_weights_and_masks.ipynb"
+FIGURES, TITLE = ("Fig 18", "Fig 19"), "Figures 18 and 19"
 RESIDUE_MATRICES = ("W_E", "W_U")
 MORE_PERIODIC = 1.25  # "periodic": at least this many times a random mask's concentration
 
@@ -34,54 +39,75 @@ UNCHECKED = {
 }
 
 
-def runs(scale: str = "quick", *, seed: int = 0, sparsity: float = 0.6,
-         pruners: list[str] = PRUNERS_AT_INIT, task_params: dict | None = None, device: str = "auto",
-         store: Store | None = None, progress: bool = True) -> dict[str, list[Run]]:
-    """``{"dense", "ticket", <pruner>...: [run]}``: the runs of Figures 1 and 5 (paper's MLP,
-    modular addition)."""
-    check_scale(scale)
-    pruners = as_kind("pruners", pruners, list)
-    dense = dense_config("modular", "mlp", scale=scale, seed=seed, checkpoint_every=None,
-                         task_params=as_kind("task_params", task_params, dict))
+@dataclass(frozen=True)
+class Params(FamilyParams):
+    """The parameters of ``fig18_weights_and_masks.ipynb`` (its cell tagged ``parameters`` says
+    what each means)."""
+
+    scale: str = "quick"
+    task_params: dict = field(default_factory=dict)
+    seed: int = 0
+    sparsity: float = 0.6
+    pruners: tuple[str, ...] = PRUNERS_AT_INIT
+
+
+@dataclass(frozen=True)
+class Result:
+    """The dense run and the runs whose masks are shown: ``"ticket"`` (magnitude pruning of the
+    trained dense run), then each pruning at initialisation, by pruner."""
+
+    dense: Run
+    pruned: dict[str, Run]
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense], **{name: [run] for name, run in self.pruned.items()}}
+
+
+def runs(params: Params, *, store: Store | None = None, device: str = "auto",
+         progress: bool = True) -> Result:
+    """The runs of Figures 1 and 5 (paper's MLP, modular addition), trained where missing."""
+    check_scale(params.scale)
+    dense = dense_config("modular", "mlp", scale=params.scale, seed=params.seed, checkpoint_every=None,
+                         task_params=params.task_params)
     # The derived runs keep their masks and no weights: only the masks are read here.
-    plan = {"dense": dense, "ticket": derive(dense, sparsity=sparsity, checkpoint_every=0),
-            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p, checkpoint_every=0) for p in pruners}}
-    done = run_many(list(plan.values()), store, device=device, progress=progress)
-    return {name: [r] for name, r in zip(plan, done)}
+    sparsity = params.sparsity
+    plan = {"ticket": derive(dense, sparsity=sparsity, checkpoint_every=0),
+            **{p: derive(dense, sparsity=sparsity, step=0, pruner=p, checkpoint_every=0) for p in params.pruners}}
+    done = run_many([dense, *plan.values()], store, device=device, progress=progress)
+    return Result(done[0], dict(zip(plan, done[1:])))
 
 
-def concentrations(runs: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
+def concentrations(result: Result) -> dict[str, dict[str, float]]:
     """Spectral concentration of W_E and W_U: of the dense run's weights at step 0 and at the end,
     of every mask, and of random masks of each mask's density."""
-    dense = runs["dense"][0]
+    dense = result.dense
     out = {"θ0": {n: spectral_concentration(dense.weights(0)[n]) for n in RESIDUE_MATRICES},
            "trained weights": {n: spectral_concentration(dense.weights()[n]) for n in RESIDUE_MATRICES}}
-    for name, group in runs.items():
-        if name == "dense":
-            continue
-        masks = group[0].masks()
+    for name, run in result.pruned.items():
+        masks = run.masks()
         out[f"{name} mask"] = {n: spectral_concentration(masks[n]) for n in RESIDUE_MATRICES}
         out[f"{name} random reference"] = {
             n: random_concentration(tuple(masks[n].shape), float(masks[n].mean())) for n in RESIDUE_MATRICES}
     return out
 
 
-def table(runs: dict[str, list[Run]]) -> pd.DataFrame:
+def table(result: Result) -> pd.DataFrame:
     """The spectral concentration of W_E and W_U for the weights, every mask and its random
     reference."""
-    return pd.DataFrame(concentrations(runs)).T.round(3)
+    return pd.DataFrame(concentrations(result)).T.round(3)
 
 
 def _mean(values: dict[str, float]) -> float:
     return sum(values.values()) / len(values)
 
 
-def checks(runs: dict[str, list[Run]], figures=("Fig 18", "Fig 19")) -> list[Check]:
+def checks(result: Result, params: Params) -> list[Check]:
     """The trained weights are periodic (concentration at least twice θ0's); the ticket's masks are
     (at least 1.25 × random masks of their density); masks from pruning at initialisation are not
     (below 1.25 × random). W_E and W_U averaged."""
-    fig18, fig19 = as_kind("figures", figures, list)
-    c = concentrations(runs)
+    fig18, fig19 = FIGURES
+    c = concentrations(result)
     trained, theta0 = _mean(c["trained weights"]), _mean(c["θ0"])
     ratio = {name.removesuffix(" mask"): _mean(v) / _mean(c[name.replace(" mask", " random reference")])
              for name, v in c.items() if name.endswith(" mask")}
@@ -114,18 +140,24 @@ def display_order(weights: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.lexsort((phase.numpy(), freq.numpy())))
 
 
-def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Figures 18 and 19"):
-    """One row per network: the dense run's trained weights, then the masks of the ticket and of
-    each pruning at initialisation; one column per matrix (W_E, W_in, W_out, W_U). The embedding
+def plot(result: Result, params: Params):
+    """The dense run's trained weights, then the masks of the ticket and of each pruning at
+    initialisation (`draw`)."""
+    return draw(result.dense, result.pruned, f"{TITLE}: {plots.setting(result.dense, params.scale)}")
+
+
+def draw(dense, masked: dict, title: str):
+    """One row per network: ``dense``'s weights (at its last step), then the masks of each run of
+    ``masked`` (name -> run); one column per matrix (W_E, W_in, W_out, W_U). The embedding
     dimensions of W_E and W_U are ordered by the trained weights' dominant frequency and phase, the
-    same order in every row, so that periodic structure shows as stripes."""
+    same order in every row, so that periodic structure shows as stripes. The explorer draws its
+    checkpoints with it too (`gtlib.widgets`)."""
     plots.use_sharp_figures()
-    trained = runs["dense"][0].weights()
+    trained = dense.weights()
     order = {n: display_order(trained[n]) for n in RESIDUE_MATRICES}
     rows = [("trained weights\n(dense)", trained, "RdBu_r")]
-    rows += [(f"{plots.display(name)}\nmask", group[0].masks(), "Greys")
-             for name, group in runs.items() if name != "dense"]
-    names = list(runs["dense"][0].masks())
+    rows += [(f"{plots.display(name)}\nmask", run.masks(), "Greys") for name, run in masked.items()]
+    names = list(dense.masks())
     fig, axes = plt.subplots(len(rows), len(names), figsize=(10, 2.2 * len(rows)), constrained_layout=True)
     for r, (label, tensors, cmap) in enumerate(rows):
         for col, name in enumerate(names):
@@ -143,5 +175,5 @@ def plot(runs: dict[str, list[Run]], scale: str | None = None, title: str = "Fig
                 ax.set_title(name + (" (residues × d)" if name in RESIDUE_MATRICES else ""), fontsize=9)
             if col == 0:
                 ax.set_ylabel(label, fontsize=8)
-    fig.suptitle(f"{title}: {plots.setting(runs['dense'][0], scale)}")
+    fig.suptitle(title)
     return fig
