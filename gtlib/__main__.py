@@ -154,6 +154,11 @@ def expected(argv: list[str]) -> int:
             print(f"python -m gtlib expected: no *.verdicts.json in {folder}", file=sys.stderr)
             return 2
         runs[folder.name] = [v for f in files for v in json.loads(f.read_text())]
+        pages = {f.name for f in files}
+        if folder != args.folders[0] and pages != {f.name for f in args.folders[0].glob("*.verdicts.json")}:
+            print(f"python -m gtlib expected: {folder} lacks pages that {args.folders[0]} has (did that "
+                  f"condition stop early?); nothing measured", file=sys.stderr)
+            return 2
     measured = measure_expected(runs)
     for claim, entry in measured.items():
         margins = ", ".join(f"{c} {percent(m) or 'no margin'}" for c, m in entry["margins"].items())

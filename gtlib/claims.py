@@ -266,11 +266,12 @@ def measure_expected(runs: dict[str, list[dict]]) -> dict[str, dict]:
         held = {v["holds"] for vs in where.values() for v in vs}
         if set(where) != set(runs) or len(held) != 1:
             continue
-        margins = {c: min((round(v["margin"], 3) for v in where[c] if v["margin"] is not None),
+        margins = {c: min((v["margin"] for v in where[c] if v["margin"] is not None),
                           key=abs, default=None) for c in runs}
         recorded = margins[next(iter(runs))]
-        if recorded is None or abs(recorded) >= ASSERTED_MARGIN:
-            out[claim] = {"expected": held.pop(), "margins": margins}
+        if recorded is None or abs(recorded) >= ASSERTED_MARGIN:  # decided before rounding
+            out[claim] = {"expected": held.pop(),
+                          "margins": {c: None if m is None else round(m, 3) for c, m in margins.items()}}
     return out
 
 

@@ -19,6 +19,7 @@ Vocabulary: ``sparsity`` is always the fraction of weights **removed** (the pape
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -93,6 +94,8 @@ class RunConfig:
                 not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0):
             raise ValueError(f"checkpoint_every must be a positive integer, 0 (no weights) or None "
                              f"(θ0 and the last step), got {self.checkpoint_every!r}")
+        if self.checkpoint_every is not None and self.checkpoint_every >= self.steps:
+            object.__setattr__(self, "checkpoint_every", None)  # the same files: θ0 and the last step
         object.__setattr__(self, "probes", tuple(sorted(set(self.probes))))  # canonical order
         for name in self.probes:
             PROBES.get(name).check(name, self.model)
@@ -109,12 +112,12 @@ class RunConfig:
         every = self.checkpoint_every or self.steps
         return sorted(set(range(0, self.steps, every)) | {0, self.steps})
 
-    @property
+    @functools.cached_property  # a frozen configuration's key never changes
     def key(self) -> str:
         blob = json.dumps({"schema": SCHEMA, **to_json(self)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    @property
+    @functools.cached_property
     def training_key(self) -> str:
         """The key of what the run computes, whatever it keeps (`KEPT_FIELDS` left out): runs with
         one training key hold the same history and weights where both keep them."""
@@ -133,8 +136,10 @@ class RunConfig:
             of = _settings(self.mask.parent)
             parent = {k: v for k, v in of.items() if own.get(k) != v}
             parent.update({k: "default" for k in own if k not in of and k not in KEPT_FIELDS})
-            if parent:
+            if parent or self.mask.parent.mask is not None:
                 text += " of parent" + "".join(f" {k}={v}" for k, v in parent.items())
+            if self.mask.parent.mask is not None:  # a run two derivations deep
+                text += f" {self.mask.parent.mask.describe()}"
         if self.edge_popup is not None:
             text += (f" edge-popup {self.edge_popup.density:g}"
                      f"{' with weights' if self.edge_popup.train_weights else ''}"
@@ -212,7 +217,7 @@ class MaskSpec:
         if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
             raise ValueError(f"sparsity (fraction removed) must lie in [0, 1), got {self.sparsity!r}")
         parent = self.parent
-        if self.step is not None and self.step not in parent.checkpoint_steps:
+        if self.step not in (None, 0, parent.steps) and self.step not in parent.checkpoint_steps:
             raise ValueError(f"parent run has no checkpoint at step {self.step}; its checkpoints: "
                              f"{_short_list(parent.checkpoint_steps)}")
         step = parent.steps if self.step is None else self.step
@@ -259,6 +264,8 @@ def to_json(obj: Any) -> Any:
             value = getattr(obj, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # 0 and 0.0 are one setting: == says so, and so must the key
             if value != default:
                 out[f.name] = to_json(value)
         return out

@@ -19,6 +19,10 @@ union; a trim later dropped the weights nothing read). Schema 2 names everything
   key, label and configuration, plus ``schema1_key``: the folder it came from) and checksums.json.
 
 Folders already at schema 2 (meta.json's ``schema``) are left alone: running it twice changes nothing.
+A folder is unsealed while its config.json and meta.json are rewritten, so a migration killed
+halfway leaves it unfinished (not served), never wrong; run the migration of a copy of a store when
+in doubt. Merging rewrites the meta.json of the folder that absorbs a copy: the one change to a sealed
+folder this project makes, once, when a store changes schema.
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ def _interval(held: list[int], steps: int) -> int | None:
     """``checkpoint_every`` whose `RunConfig.checkpoint_steps` are exactly ``held``."""
     if not held:
         return 0
-    candidate = None if held == [0, steps] else held[1] - held[0]
+    candidate = None if held == [0, steps] or len(held) < 2 else held[1] - held[0]
     if RunConfig(steps=steps, checkpoint_every=candidate).checkpoint_steps != held:
         raise ValueError(f"weights held at steps {held} match no checkpoint interval")
     return candidate
@@ -74,7 +78,10 @@ def migrate(root: str | Path) -> dict[str, str]:
         _rewrite(run_dir, cfg, meta)
         os.replace(run_dir, runs / cfg.key)
     merged = _merge_subsets(runs, set(moved.values()))
-    return {old: merged.get(new, new) for old, new in moved.items()}
+    def final(key: str) -> str:  # through a chain of merges (A into B, B into C)
+        return final(merged[key]) if key in merged else key
+
+    return {old: final(new) for old, new in moved.items()}
 
 
 def _rewrite(run_dir: Path, cfg: RunConfig, meta: dict) -> None:

@@ -23,8 +23,8 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 import torch
 
-from . import __version__, edge_popup, probes, starting_points
-from .config import KEPT_FIELDS, SCHEMA, RunConfig, to_json
+from . import __version__, edge_popup, starting_points
+from .config import SCHEMA, RunConfig, to_json
 from .paths import REPO_ROOT, SCHEDULER_ENV
 from .resume import ResumeState
 from .starting_points import needs_parent
@@ -98,8 +98,8 @@ def run_many(cfgs: Iterable[RunConfig], store: Store | None = None, *, device: s
              executor: Any = None, loss_gradient: str | None = None) -> list[Run]:
     """Every run of a sweep, trained where missing.
 
-    Runs that differ only in seed, mask or what they keep (seeds, sparsities, pruners, ticket steps,
-    checkpoints, probes) train together, up to ``batch`` at a time, as one batched computation:
+    Runs that differ only in seed, mask or the checkpoints they keep (seeds, sparsities, pruners,
+    ticket steps) train together, up to ``batch`` at a time, as one batched computation:
     their weights share a leading run axis and each run computes what it would alone (runs never
     mix: the loss is a sum of per-run losses and AdamW is elementwise). The rounding can differ: BLAS
     may pick other kernels for other batch shapes (measured on a GPU; see the README), and a long
@@ -227,8 +227,10 @@ def _batch_signature(cfg: RunConfig) -> tuple[int, str]:
     depth, parent = 0, cfg.mask
     while parent is not None:
         depth, parent = depth + 1, parent.parent.mask
+    # Checkpoints differ per run of a batch (each saves its own); probes do not: every run of a
+    # batch logs the same series, so that their resume states stack.
     recipe = {k: v for k, v in to_json(dataclasses.replace(cfg, seed=0, mask=None)).items()
-              if k not in KEPT_FIELDS}
+              if k != "checkpoint_every"}
     return depth, json.dumps(recipe, sort_keys=True)
 
 
@@ -270,19 +272,15 @@ def _train_batch(cfgs: list[RunConfig], store: Store, device: str, progress: boo
                 writers[cfg].save_resume_state(state.split(r))
 
         start = time.perf_counter()
-        logged = tuple(sorted({name for c in cfgs for name in c.probes}))  # the batch logs them all
         history = train(model, data, first.optim, first.steps, first.eval_every, sorted(set().union(*keeps)),
                         on_checkpoint=on_checkpoint, resume_every=resume_every, resume=resume,
-                        progress=progress, desc=_label(cfgs), probes=logged, loss_gradient=loss_gradient)
+                        progress=progress, desc=_label(cfgs), probes=first.probes, loss_gradient=loss_gradient)
         wall = time.perf_counter() - start
         hand_written = Step.supports(model, data)
         step = {"gradients": "hand-written" if hand_written else "autograd",
                 "loss_gradient": loss_gradient if hand_written else "float64"}
         for r, cfg in enumerate(cfgs):
-            own = history.run(r)
-            own.series = {k: v for k, v in own.series.items()
-                          if k not in probes.series_of(logged) or k in probes.series_of(cfg.probes)}
-            writers[cfg].finish(own, provenance(cfg, dev, wall, resumes[cfg], len(cfgs), revision, step))
+            writers[cfg].finish(history.run(r), provenance(cfg, dev, wall, resumes[cfg], len(cfgs), revision, step))
     return leftovers
 
 
@@ -324,7 +322,8 @@ def _stored(store: Store, cfg: RunConfig, *, repair: bool = False) -> Run | None
     except CorruptRunError as err:
         if repair:
             print(f"{err}; retraining it", file=sys.stderr)
-            store.discard(err.path)
+            if err.path is not None and err.path.name == cfg.key:  # only its own folder, under its lock
+                store.discard(err.path)
         return None
 
 

@@ -88,7 +88,7 @@ class AdamW:
 
 def train(model: PrunableModel, data: Dataset, optim: OptimConfig, steps: int, eval_every: int,
           checkpoint_steps: list[int] = (), *,
-          on_checkpoint: Callable[[int, dict | None, dict], None] | None = None,
+          on_checkpoint: Callable[[int, dict | None, ResumeState], None] | None = None,
           resume_every: int = 1000, resume: ResumeState | None = None, progress: bool = False,
           desc: str = "", probes: tuple[str, ...] = (), gradients: str = "manual",
           loss_gradient: str = LOSS_GRADIENT) -> History:

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import gtlib.runs
-from conftest import tiny_config
 from gtlib.config import derive
 from gtlib.runs import run
 from gtlib.store import CorruptRunError, Store, seal
@@ -129,17 +128,20 @@ def _count_training(monkeypatch) -> list:
     return trained
 
 
-def test_runs_that_differ_in_what_they_keep_train_as_one_batch(store, tiny, monkeypatch):
+def test_runs_that_differ_in_checkpoints_train_as_one_batch_and_in_probes_apart(store, tiny, monkeypatch):
+    """A batch logs one set of probes, so that its runs' resume states stack: a run that logs other
+    probes trains in a batch of its own, and each run's history holds exactly its own series."""
     import dataclasses
 
     trained = _count_training(monkeypatch)
     a = dataclasses.replace(tiny, checkpoint_every=20)
-    b = dataclasses.replace(tiny, checkpoint_every=15, probes=("per_matrix_norms",))
-    ra, rb = gtlib.runs.run_many([a, b], store, progress=False)
-    assert trained == [1] and ra.path != rb.path
+    b = dataclasses.replace(tiny, checkpoint_every=15)
+    c = dataclasses.replace(tiny, checkpoint_every=30, probes=("per_matrix_norms",))
+    ra, rb, rc = gtlib.runs.run_many([a, b, c], store, progress=False)
+    assert trained == [1, 1] and len({ra.path, rb.path, rc.path}) == 3
     assert ra.checkpoint_steps == [0, 20, 40, 60] and rb.checkpoint_steps == [0, 15, 30, 45, 60]
-    assert "l2_per_matrix" in rb.history.series and "l2_per_matrix" not in ra.history.series
-    np.testing.assert_array_equal(ra.history["test_loss"], rb.history["test_loss"])
+    assert "l2_per_matrix" in rc.history.series and "l2_per_matrix" not in ra.history.series
+    np.testing.assert_array_equal(ra.history["test_loss"], rc.history["test_loss"])
 
 
 def test_runs_of_one_batch_keep_exactly_their_own_checkpoints(store, tiny, monkeypatch):
@@ -166,7 +168,7 @@ def test_norm_matched_control_is_dense_theta0_at_the_tickets_initial_norm(store,
     masks = ticket.masks()
     ticket0 = {n: w * masks[n] if n in masks else w for n, w in ticket.weights(0).items()}  # θ0 ⊙ m
     control0 = control.weights(0)
-    add_axis = lambda d: {n: t[None] for n, t in d.items()}  # noqa: E731
+    add_axis = lambda d: {n: t[None] for n, t in d.items()}
     target = weight_norms(add_axis(ticket0))[p - 1].item()
     assert weight_norms(add_axis(control0))[p - 1].item() == pytest.approx(target, rel=1e-5)
     ratio = control0["W_U"] / theta0["W_U"]
@@ -288,7 +290,7 @@ def test_the_revision_is_dirty_only_for_changes_to_the_training_code(tmp_path, m
     (repo / "gtlib").mkdir(parents=True)
     (repo / "gtlib" / "train.py").write_text("steps = 1\n")
     (repo / "README.md").write_text("words\n")
-    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], check=True,  # noqa: E731
+    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], check=True,
                                        capture_output=True, text=True).stdout.strip()
     git("init", "-q")
     git("add", "-A")

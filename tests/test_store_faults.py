@@ -117,7 +117,7 @@ def assert_same_run(got, expected):
 
 def leftovers(root: Path) -> list[Path]:
     """Anything but finished runs and lock files: runs in progress, temporary files."""
-    in_progress = lambda p: p.relative_to(root).parts[0] == "partial" and p.name != "partial"  # noqa: E731
+    in_progress = lambda p: p.relative_to(root).parts[0] == "partial" and p.name != "partial"
     return [p for p in root.rglob("*") if p.name.startswith(".") or in_progress(p)]
 
 

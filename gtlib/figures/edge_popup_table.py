@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import blocks, plots
 from ..analysis.graphs import METRICS
-from ..claims import Check, above, at_step, below, slug
+from ..claims import Check, at_step, below, slug
 from ..config import OptimConfig, derive
 from ..edge_popup import EdgePopupConfig
 from ..params import FamilyParams

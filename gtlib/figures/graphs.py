@@ -19,7 +19,7 @@ import pandas as pd
 from .. import plots
 from ..analysis.graphs import METRICS, layer_metrics
 from ..analysis.masks import magnitude_masks
-from ..claims import Check, above, at_step, below, least, slug, spearman
+from ..claims import Check, above, below, least, slug, spearman
 from ..params import FamilyParams
 from ..store import Run, Store
 from .mask_dynamics import Params as MaskDynamicsParams, runs as mask_dynamics_runs
