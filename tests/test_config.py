@@ -102,3 +102,13 @@ def test_labels_tell_runs_apart():
     assert labels[1] == "modular/mlp seed 0 weight_decay=0.0"
     assert labels[5] == "modular/mlp seed 0 magnitude 0.3@30000"
     assert labels[7] == "modular/mlp seed 0 magnitude 0.3@30000 of parent weight_decay=0.0"
+
+
+def test_equal_configurations_have_one_key():
+    assert RunConfig(optim=OptimConfig(weight_decay=0)).key == RunConfig(optim=OptimConfig(weight_decay=0.0)).key
+    assert derive(RunConfig(), sparsity=0).key == derive(RunConfig(), sparsity=0.0).key
+    assert RunConfig(steps=100, checkpoint_every=100) == RunConfig(steps=100)  # θ0 and the last step
+    bare = RunConfig(steps=100, checkpoint_every=0)  # keeps no weights; its canonical parent does
+    assert derive(bare, step=100) == derive(bare) and derive(bare, step=0) == derive(bare, step=0)
+    deep = [derive(derive(RunConfig(), sparsity=s), sparsity=0.3) for s in (0.5, 0.6)]
+    assert deep[0].key != deep[1].key and deep[0].label != deep[1].label
