@@ -54,8 +54,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
 from execute import GENERATED, PAGE_SECONDS, claim_verdicts, pages
 
+from compare_verdicts import report as compare_report
+
 from gtlib import cluster
-from gtlib.claims import word
 from gtlib.store import Store
 
 RESULTS = ROOT / "results"
@@ -165,18 +166,14 @@ def report(scratch: Path) -> str:
         lines.append(f"Started {stamp(start)} UTC, finished {stamp(end)} UTC{held}: **{wall / 60:.1f} min** "
                      "of wall time for every page, training included.")
 
-    changed, compared = [], 0
+    committed, regenerated = [], []
     for page in pages():
         here, built = scratch / "pages" / f"{page['output']}.ipynb", GENERATED / f"{page['output']}.ipynb"
         if here.with_suffix(".verdicts.json").exists() and built.with_suffix(".verdicts.json").exists():
-            compared += 1
-            a, b = ({v["id"]: word(v["holds"]) for v in claim_verdicts(p)} for p in (here, built))
-            changed += [f"| {page['output']} | {c} | {a.get(c, '-')} | {b.get(c, '-')} |"
-                        for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
-    lines += ["", "## Verdicts", "", f"Claim verdicts against the committed pages: {compared} pages compared, "
-              f"{len(changed)} verdicts differ."]
-    if changed:
-        lines += ["", "| page | claim | here | committed |", "|---|---|---|---|", *changed]
+            committed += [{**v, "page": page["output"]} for v in claim_verdicts(built)]
+            regenerated += [{**v, "page": page["output"]} for v in claim_verdicts(here)]
+    compared, _ = compare_report(committed, regenerated, "Verdicts")
+    lines += ["", "## Verdicts", "", *compared.splitlines()[2:]]  # without its title
 
     if runs.empty:
         return "\n".join(lines + ["", "No run finished yet."])

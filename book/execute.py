@@ -190,69 +190,103 @@ def main() -> None:
 
 
 def write_summary() -> Path:
-    """book/generated/summary.md: the scoreboard over distinct claims (a claim shown on several
-    pages counts once), a card per page with its thumbnail and verdicts, and a row for every figure
-    and table of the paper (`paper` in the manifest), read from the executed pages."""
+    """book/generated/summary.md, an audit of the paper: the counts of claims robustly reproduced,
+    robustly not reproduced, mixed and fragile; the claims that hold robustly; every claim with its
+    seeds, k of N, robustness and effect; a card per page; a row for every figure and table of the
+    paper (`paper` in the manifest). Read from the executed pages' verdicts; a claim shown on several
+    pages counts once (its first page's)."""
     manifest = yaml.safe_load(MANIFEST.read_text())
     done_pages, distinct, cards = {}, {}, []
     for page in manifest["pages"]:
         path = GENERATED / f"{page['output']}.ipynb"
         if not path.exists() or not page.get("claims", True):
             continue
-        verdicts = {v["id"]: v["holds"] for v in claim_verdicts(path)}
-        distinct.update(verdicts)
+        verdicts = claim_verdicts(path)
+        for v in verdicts:
+            distinct.setdefault(v["id"], {**v, "page": page})
         done_pages[page["output"]] = (page, verdicts)
-        held = sum(verdicts.values())
         thumb = thumbnail(path)
         cards += [f":::{{grid-item-card}} {page.get('title', page['output'])}",
                   f":link: {page['output']}", ":link-type: doc",
                   *([f":img-top: {thumb}", f":img-alt: The first figure of {page['output']}"] if thumb else []),
-                  "", f"{badge(held, len(verdicts))} {', '.join(page['figures'])}", ":::", ""]
-    held = sum(distinct.values())
+                  "", f"{badge(verdicts)} {', '.join(page['figures'])}", ":::", ""]
+    found = list(distinct.values())
+    counts = claims.tally(found)
     rows = [figure_row(item, done_pages) for item in manifest.get("paper", [])]
-    status = [state for _, state in rows]
-    lines = ["# Summary: what reproduced", "",
-             f"{{bdg-success-line}}`{held} claims reproduce` {{bdg-danger-line}}`{len(distinct) - held} do not`"
-             f" (of the {len(distinct)} distinct claims this book checks, at the paper's scale)", "",
-             f"Of the paper's {len(rows)} figures and tables, {status.count('all')} reproduce in full, "
-             f"{status.count('some')} in part and {status.count('none')} not at all; "
-             f"{status.count('no page')} {'has' if status.count('no page') == 1 else 'have'} no experiment "
-             "to reproduce. Each claim is a check with the paper's number, a pass rule and ours, at the end "
-             "of its page; a claim shown on several pages counts once. Which verdicts change when every "
-             "run is trained again from nothing, on another machine: "
-             "[the whole paper from an empty store](../from_scratch.md).", "",
-             "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::", "",
-             "## Every figure and table of the paper", "",
-             "| Paper | What it shows | Page | Claims on the page |", "|---|---|---|---|"]
+    order = {item["figure"]: i for i, item in enumerate(manifest.get("paper", []))}
+    held = sorted({v["figure"] for v in found if v["verdict"] == claims.REPRODUCED and v["robust"]},
+                  key=lambda f: order.get(f.replace("Fig ", "Figure "), len(order)))
+    lines = ["# Summary: an audit of the paper", "",
+             f"{{bdg-success}}`{counts['robust reproduced']} robustly reproduced` "
+             f"{{bdg-danger}}`{counts['robust NOT reproduced']} robustly not reproduced` "
+             f"{{bdg-warning}}`{counts['robust mixed']} mixed` "
+             f"{{bdg-secondary}}`{counts['fragile']} fragile` "
+             f"(the {len(found)} distinct claims this book checks, at the paper's scale)", "",
+             "Each claim is decided over seeds by one rule (`gtlib/claims.py`): each seed supports it, "
+             "contradicts it, or lies within the **rounding band**, the shift that float rounding alone "
+             "gives the same statistic when the same runs are trained again "
+             "([measured](../from_scratch.md)). A claim is *reproduced* when at least 80 % of its "
+             "seeds support it, *not reproduced* when at least 80 % contradict it, *mixed* otherwise; "
+             "it is *robust* when counting every in-band seed on either side leaves that verdict "
+             "unchanged, and *fragile* otherwise. A regeneration under other rounding must give every "
+             "robust verdict again; a fragile one may change. With three seeds a reproduction is "
+             "written \"consistent in 3 of 3\", never significant.", "",
+             "**Claims of the paper that hold robustly here:** " + (", ".join(held) or "none") + ".", "",
+             "## Every claim", "",
+             "| Figure | Claim | Seeds | Supporting | Verdict | Effect: median [min, max] | Page |",
+             "|---|---|---:|---:|---|---|---|"]
+    for v in sorted(found, key=lambda v: (order.get(v["figure"].replace("Fig ", "Figure "), len(order)), v["id"])):
+        lines.append(audit_row(v))
+    lines += ["", "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::", "",
+              "## Every figure and table of the paper", "",
+              "| Paper | What it shows | Page | Its claims |", "|---|---|---|---|"]
     lines += [row for row, _ in rows]
     out = GENERATED / "summary.md"
     out.write_text("\n".join(lines) + "\n")
     return out
 
 
-def badge(held: int, total: int) -> str:
-    """A MyST badge: green when every claim reproduces, red when none does, amber in between."""
-    colour = "success" if held == total else "danger" if held == 0 else "warning"
-    return f"{{bdg-{colour}}}`{held} of {total} reproduced`"
+def audit_row(v: dict) -> str:
+    """One claim of the audit table: figure, words (and id), N, k of N, verdict and robustness, the
+    effect, its page."""
+    median, lo, hi = v["effect"]["median"], v["effect"]["min"], v["effect"]["max"]
+    shown = lambda x: "∞" if x is None else claims.fmt(x)
+    mid = shown(median[0]) if median[0] == median[1] else f"{shown(median[0])}–{shown(median[1])}"
+    effect = mid if v["n_seeds"] == 1 else f"{mid} [{shown(lo)}, {shown(hi)}]"
+    robustness = "robust" if v["robust"] else f"fragile (seeds {', '.join(map(str, v['in_band']))} in band)"
+    colour = {claims.REPRODUCED: "success", claims.NOT_REPRODUCED: "danger", claims.MIXED: "warning"}[v["verdict"]]
+    text = v["claim"].replace("|", "\\|")
+    page = v["page"]
+    return (f"| {v['figure']} | {text} <br>`{v['id']}`: {v['rule'].replace('|', '/')} | {v['n_seeds']} | "
+            f"{v['supporting']} of {v['n_seeds']} | {{bdg-{colour}-line}}`{v['verdict']}` {robustness} | "
+            f"{effect} | [{page.get('title', page['output'])}]({page['output']}.ipynb) |")
+
+
+def badge(verdicts: list[dict]) -> str:
+    """A MyST badge for a page: how many of its claims are robustly reproduced; green when all are,
+    red when none is, amber in between."""
+    held = sum(v["verdict"] == claims.REPRODUCED and v["robust"] for v in verdicts)
+    colour = "success" if held == len(verdicts) else "danger" if held == 0 else "warning"
+    return f"{{bdg-{colour}}}`{held} of {len(verdicts)} robustly reproduced`"
 
 
 def figure_row(item: dict, done_pages: dict) -> tuple[str, str]:
-    """One row of the summary's table: a figure of the paper, its page and its claims' verdicts
-    (claim id -> holds: the claims whose id names this figure, else every claim of its page); and
-    whether they all, some or none reproduce ("no page" where there is none)."""
+    """One row of the summary's last table: a figure of the paper, its page and its claims'
+    verdicts (the claims whose id names this figure, else every claim of its page); and whether they
+    all, some or none are robustly reproduced ("no page" where there is none)."""
     figure, shows = item["figure"], item.get("shows", "")
     found = [(page, verdicts) for page, verdicts in done_pages.values() if figure in page["figures"]]
     if not found:
         return f"| {figure} | {shows} | none | {item.get('why', 'not yet in the book')} |", "no page"
     page, verdicts = found[0]
     prefix = claims.slug(figure) + "."
-    own = {c: v for c, v in verdicts.items() if c.startswith(prefix)} or verdicts
-    failed = [c for c, holds in own.items() if not holds]
-    held = len(own) - len(failed)
-    detail = f"; not: {', '.join(f'`{c}`' for c in failed)}" if failed else ""
+    own = [v for v in verdicts if v["id"].startswith(prefix)] or verdicts
+    held = sum(v["verdict"] == claims.REPRODUCED and v["robust"] for v in own)
+    others = [v for v in own if not (v["verdict"] == claims.REPRODUCED and v["robust"])]
+    detail = "; ".join(f"`{v['id']}` {v['verdict']}{'' if v['robust'] else ' (fragile)'}" for v in others)
     state = "all" if held == len(own) else "none" if held == 0 else "some"
     return (f"| {figure} | {shows} | [{page.get('title', page['output'])}]({page['output']}.ipynb) | "
-            f"{badge(held, len(own))}{detail} |"), state
+            f"{badge(own)}{'; ' + detail if detail else ''} |"), state
 
 
 def thumbnail(path: Path) -> str | None:

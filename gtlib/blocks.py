@@ -21,7 +21,8 @@ CSS = """<style>
 .gt-table th.gt-num {white-space: normal;}  /* a long header wraps; the numbers under it do not */
 .gt-badge {display: inline-block; padding: 0.1em 0.55em; border-radius: 0.8em; color: #fff;
   font-weight: 600; white-space: nowrap;}
-.gt-yes {background: #1a7f37;} .gt-no {background: #cf222e;} .gt-neutral {background: #6e7781;}
+.gt-yes {background: #1a7f37;} .gt-no {background: #cf222e;} .gt-mixed {background: #9a6700;}
+.gt-fragile {opacity: 0.75; border: 2px dashed #fff;}  /* rounding alone could change it */
 .gt-muted {opacity: 0.7; font-size: 0.85em;}
 .gt-strip {font-size: 0.85em; padding: 0.5em 0.8em; margin: 0.2em 0 1em 0; border-radius: 0.3em;
   border-left: 4px solid #0969da; background: rgba(9, 105, 218, 0.08);}
@@ -45,13 +46,6 @@ class Block:
 
 def esc(value) -> str:
     return html.escape(str(value))
-
-
-def badge(holds: bool | None, yes: str = "reproduced", no: str = "NOT reproduced") -> str:
-    """A coloured verdict: green for ``yes``, red for ``no``, grey when there is none."""
-    if holds is None:
-        return '<span class="gt-badge gt-neutral">not checked</span>'
-    return f'<span class="gt-badge {"gt-yes" if holds else "gt-no"}">{esc(yes if holds else no)}</span>'
 
 
 def table(rows: list[dict], numeric: tuple[str, ...] = (), raw: tuple[str, ...] = ()) -> Block:

@@ -1,44 +1,58 @@
-"""The paper's claims, each written once as a check over results, with the paper's number beside ours.
+"""The paper's claims, each decided over seeds, with censoring and a measured rounding band.
 
-A `Check` holds the claim in words, what the paper reports, the **pass rule** (the quantity, its
-threshold and tolerance), what this code measured, the verdict and the **margin**: how far the
-deciding quantity lies from the rule's threshold, as a fraction of the threshold (positive on the
-passing side). Where the paper gives no number (v3 shows only curves), "paper" says what its figure
-shows and where the reading comes from.
+A claim is written once, as a `Claim`: its words, what the paper reports, a `Rule` (a per-seed
+statistic, a comparison and a threshold) and the statistic's value for each seed. Everything else
+is derived from those: each seed's class, the verdict, its robustness, the effect and the
+threshold-sensitivity. The families (`gtlib.figures`) build the claims; this module decides them.
 
-Which claims CI asserts at the quick scale
--------------------------------------------
-Training runs are chaotic near a threshold: float rounding differs between CPUs, kernel sets,
-thread counts and GPUs, and a short run amplifies it (the quick ticket at sparsity 0.1 has t_gen 620
-on one CPU and 680 on another). So a verdict is asserted at the quick scale only where it has a
-margin, by this rule:
+Why over seeds. Training near a threshold is chaotic: float rounding that differs between CPUs,
+kernel sets, thread counts, batch sizes and GPUs moves a grokking time as much as another seed does
+(the same seed generalised at 12,640 on one machine and at 17,950 on another). A verdict resting on
+one run and one threshold crossing is a coin toss there; a verdict over seeds, sized to the
+measured rounding, is not.
 
-    a claim is asserted at the quick scale when, on the recording machine, its margin there is at
-    least 20 % (for a claim over several runs: for every run; for a claim shown on several pages:
-    on every page), and `make claims-perturbed` (the quick claims again with
-    `ATEN_CPU_CAPABILITY=default`, and with one thread, each from an empty store) gives the same
-    verdict. A claim without a margin (its rule counts examples or compares intervals) is asserted
-    on the second condition alone.
+**Censoring.** A run that never reaches a threshold within its budget of B steps has t > B, not "no
+value": its statistic is an `Interval` bounded on one side (a ratio with a censored side is bounded
+on one side only). One censored run never turns a claim into "no verdict".
 
-The claims asserted, each with the verdict CI expects (a claim that robustly fails at the quick
-scale is asserted as failing) and the margins measured, are listed in one file,
-``gtlib/expected_quick.json`` (`EXPECTED`), which `make claims-perturbed WRITE_EXPECTED=1` writes by
-this rule (`python -m gtlib expected`; without ``WRITE_EXPECTED`` it fails where an asserted verdict
-disagrees). Its margins are keyed by where they were measured: ``recording-machine`` (the verdicts
-`make claims` gives), ``aten-default`` and ``one-thread`` (the two perturbations); null is a claim
-without a margin, and a margin that is absent was not measured (the first file was written from the
-hand-kept comments it replaced, which gave the recording machine's margins only). Every
-other claim is shown on its page, marked "not asserted at the quick scale (within noise)", and CI
-asserts nothing about it. CI compares **which** claims hold, never only how many. At the paper
-scale every claim is shown with its verdict.
+**The rounding band** (`BAND`, ``gtlib/rounding_band.json``, derived by `gtlib.band` from pairs of
+the same runs trained twice: the committed runs against a regeneration from an empty store) is, per
+kind of statistic, the shift that covers nearly all (`gtlib.band.COVERAGE`) paired shifts: a factor
+for times and ratios of times, an absolute difference for accuracies, rank correlations and graph
+metrics.
 
-Verdicts travel as data: `verdicts` turns a page's checks into JSON objects (`record` prints their
-text, which nbval compares, and writes them to ``$GTLIB_VERDICTS`` where that is set:
-`book/execute.py` sets it to the page's ``<output>.verdicts.json``, which its ``--check`` and the
-book's summary page read; a notebook run by hand writes nothing).
+**The rule, stated once.** For a claim over N seeds (fixed in advance: 0 … N−1, never chosen after
+seeing results):
 
-This module holds what every family shares: the `Check` type, margins, the table, the verdicts and
-the rule above; the claims themselves live with their figures.
+1. Each seed is classed by its interval widened by the band: *supporting* when the widened interval
+   lies wholly on the claim's side of the threshold, *contradicting* when it lies wholly on the
+   other side, *in band* otherwise (rounding alone could move it either way; a statistic censored
+   on the side that matters is in band too).
+2. The verdict is *reproduced* when at least ⌈0.8 N⌉ seeds support it, *NOT reproduced* when at
+   least ⌈0.8 N⌉ contradict it, *mixed* otherwise. (One seed in five may go the other way: a
+   single seed's grokking time is heavy-tailed, and a rule that one seed could veto would hang
+   every verdict on the least stable run. The page names the seed, and the effect shows it.)
+3. The verdict is *robust* when it stays the same with every in-band seed counted as supporting and
+   with every in-band seed counted as contradicting; otherwise *fragile*, and the page names the
+   in-band seeds. A robust verdict is what a regeneration under other rounding must reproduce.
+
+At N < 5 (the Transformer and MNIST have 3 seeds) the verdict is written "consistent in k of N",
+never "significant". Beside every verdict, never instead of it: the **effect**, the per-seed
+statistic as median [min, max] (at N = 5, [min, max] is a distribution-free 94 % interval for the
+median), the exact two-sided **sign-test p** where every seed lies on one side of the threshold,
+and, for claims on times to an accuracy threshold, the verdict again at 90 % and 99 %
+(*threshold-sensitive* when either differs).
+
+**Which claims CI asserts at the quick scale**: exactly those robust there. ``make expected``
+executes every page at the quick scale and writes each robust claim's verdict, with its seeds'
+classes and the median's margin, to ``gtlib/expected_quick.json`` (`EXPECTED`); `make claims` then
+fails where an asserted claim has another verdict. A claim fragile at the quick scale is shown on
+its page, marked "not asserted (fragile at the quick scale)", and CI asserts nothing about it.
+
+Verdicts travel as data: `verdicts` turns a page's claims into JSON objects (`record` prints their
+text, which nbval compares, and writes them to ``$GTLIB_VERDICTS`` where that is set;
+`book/execute.py` sets it, and the book's summary page reads them; ``python -m gtlib claims
+--json`` prints them).
 """
 from __future__ import annotations
 
@@ -46,15 +60,15 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import binomtest, spearmanr
 
-from . import blocks
-
+from . import blocks, metrics
+from .band import BAND_FILE
 
 # "Generalises long after it fits": t_gen more than DELAY times t_mem. The paper shows curves only;
 # 3 is a clear delay in every setting shown (the paper-scale modular runs have τ_grok near 100-200).
@@ -65,45 +79,297 @@ DELAY = 3
 # leaves room for a setting in which the dense network groks sooner.
 FAR_BELOW = 0.5
 
-# The quick-scale rule above: the least margin, as a fraction of the threshold, of a claim CI asserts.
-ASSERTED_MARGIN = 0.2
+# The share of seeds that must support (or contradict) a claim for a verdict: ⌈0.8 N⌉ of N.
+QUORUM = 0.8
 
-# Claim id -> {"expected": the verdict CI asserts at the quick scale, "margins": where measured -> margin}.
+# The other accuracy thresholds at which a claim on times is decided again (item 5 of the rule).
+OTHER_THRESHOLDS = (0.90, 0.99)
+
+REPRODUCED, NOT_REPRODUCED, MIXED = "reproduced", "NOT reproduced", "mixed"
+SUPPORTS, CONTRADICTS, IN_BAND = "supports", "contradicts", "in band"
+
+# Claim id -> {"expected": verdict, "classes": {seed: class}, "margin": ...}: what CI asserts.
 EXPECTED_FILE = Path(__file__).with_name("expected_quick.json")
 EXPECTED: dict[str, dict] = json.loads(EXPECTED_FILE.read_text())
 
 
-@dataclass(frozen=True)
-class Check:
-    """One claim of the paper checked against our runs.
+# ---------------------------------------------------------------------------------------------
+# Per-seed statistics: points, or intervals where a run was censored
 
-    ``id`` is stable across machines and runs (``fig1.ticket_far_below``); ``margin`` is the
-    distance of the deciding quantity from the rule's threshold as a fraction of the threshold,
-    positive when the claim holds (None where the rule has no numeric threshold)."""
+@dataclass(frozen=True)
+class Interval:
+    """A per-seed statistic: a point (``low == high``) or, where a run never reached a threshold
+    within its budget, the interval the censoring leaves (``high`` may be ``inf``)."""
+
+    low: float
+    high: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+        if self.low > self.high:
+            raise ValueError(f"an interval's low end {self.low} lies above its high end {self.high}")
+
+    @classmethod
+    def point(cls, value: float) -> "Interval":
+        return cls(value, value)
+
+    @property
+    def is_point(self) -> bool:
+        return self.low == self.high
+
+    def __str__(self) -> str:
+        if self.is_point:
+            return fmt(self.low)
+        if math.isinf(self.high) and math.isinf(self.low):
+            return "any"
+        if math.isinf(self.high):
+            return f"> {fmt(self.low)}"
+        if math.isinf(self.low) or self.low == 0:
+            return f"< {fmt(self.high)}"
+        return f"{fmt(self.low)}–{fmt(self.high)}"
+
+    def as_json(self) -> list:
+        """``[low, high]`` with null for an unbounded end."""
+        return [None if math.isinf(v) else v for v in (self.low, self.high)]
+
+
+def time(t: int | None, budget: int | float) -> Interval:
+    """A time to a threshold: the step ``t``, or, where the run never got there (None), t > ``budget``
+    (its last logged step)."""
+    return Interval(float(budget), math.inf) if t is None else Interval.point(t)
+
+
+def ratio(a: Interval, b: Interval) -> Interval:
+    """a / b for positive intervals (times): the least over the largest, the largest over the least."""
+    def div(x: float, y: float) -> float:
+        return math.inf if y == 0 else 0.0 if math.isinf(y) else x / y
+    return Interval(div(a.low, b.high), div(a.high, b.low))
+
+
+def gen_time(history, threshold: float | None = None) -> Interval:
+    """The run's t_gen (test accuracy above ``threshold``, default the task's P; for regression the
+    test loss below its threshold), censored at its last logged step."""
+    return time(_time(history, "test", threshold), history.steps[-1])
+
+
+def mem_time(history, threshold: float | None = None) -> Interval:
+    """As `gen_time`, on the training set (t_mem)."""
+    return time(_time(history, "train", threshold), history.steps[-1])
+
+
+def _time(history, split: str, threshold: float | None) -> int | None:
+    if threshold is None:
+        return history.t_gen if split == "test" else history.t_mem
+    if history.is_regression:
+        return None
+    return metrics.first_step_above(history.steps, history[f"{split}_acc"], threshold)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rounding band
+
+@dataclass(frozen=True)
+class Band:
+    """What rounding alone can do to one kind of statistic: multiply it by up to ``size`` (shape
+    "factor", for times and their ratios) or move it by up to ``size`` (shape "delta")."""
+
+    kind: str
+    shape: str
+    size: float
+
+    def widen(self, value: Interval) -> Interval:
+        if self.shape == "factor":
+            return Interval(value.low / self.size, value.high * self.size)
+        return Interval(value.low - self.size, value.high + self.size)
+
+
+def load_band(path: Path = BAND_FILE) -> dict[str, Band]:
+    """Kind -> its `Band`, from ``gtlib/rounding_band.json`` (written by `gtlib.band`)."""
+    kinds = json.loads(path.read_text())["kinds"]
+    return {kind: Band(kind, entry["shape"], float(entry["size"])) for kind, entry in kinds.items()}
+
+
+BAND: dict[str, Band] = load_band()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules and claims
+
+OPS = {"<": lambda x, t: x < t, "≤": lambda x, t: x <= t, ">": lambda x, t: x > t, "≥": lambda x, t: x >= t}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``statistic op threshold``, e.g. ``t_gen(ticket) / t_gen(dense) ≤ 0.5``; ``kind`` names the
+    statistic's rounding band (a key of `BAND`)."""
+
+    statistic: str
+    op: str
+    threshold: float
+    kind: str
+
+    def __post_init__(self):
+        if self.op not in OPS:
+            raise ValueError(f"a rule's comparison must be one of {', '.join(OPS)}, got {self.op!r}")
+        if self.kind not in BAND:
+            raise ValueError(f"a rule's kind must be one of {', '.join(BAND)}, got {self.kind!r}")
+
+    def __str__(self) -> str:
+        return f"{self.statistic} {self.op} {fmt(self.threshold)}"
+
+    def holds(self, x: float) -> bool:
+        return OPS[self.op](x, self.threshold)
+
+    def side(self, value: Interval) -> bool | None:
+        """True when the whole interval satisfies the rule, False when none of it does, None when
+        it straddles the threshold."""
+        lo, hi = self.holds(value.low), self.holds(value.high)
+        return lo if lo == hi else None
+
+    def classify(self, value: Interval, band: Band | None = None) -> str:
+        """The seed's class: `SUPPORTS`, `CONTRADICTS` or `IN_BAND` (the interval widened by the band
+        straddles the threshold)."""
+        side = self.side((band or BAND[self.kind]).widen(value))
+        return IN_BAND if side is None else SUPPORTS if side else CONTRADICTS
+
+    def margin(self, value: Interval, band: Band | None = None) -> float | None:
+        """How far ``value`` lies from the threshold, in bands (positive on the claim's side; at 1
+        it clears the threshold by exactly the band); None for an interval across the threshold."""
+        band = band or BAND[self.kind]
+        side = self.side(value)
+        if side is None or band.size == (1.0 if band.shape == "factor" else 0.0):
+            return None  # across the threshold, or no band to count in
+        near = value.low if abs(value.low - self.threshold) < abs(value.high - self.threshold) else value.high
+        if band.shape == "factor":
+            if near <= 0 or self.threshold <= 0:
+                return None
+            distance = abs(math.log(near / self.threshold)) / math.log(band.size)
+        else:
+            distance = abs(near - self.threshold) / band.size
+        return distance if side else -distance
+
+
+def verdict_of(supporting: int, contradicting: int, n: int) -> str:
+    """Rule 2: ⌈`QUORUM` · N⌉ seeds decide."""
+    need = math.ceil(QUORUM * n - 1e-9)
+    if n and supporting >= need:
+        return REPRODUCED
+    if n and contradicting >= need:
+        return NOT_REPRODUCED
+    return MIXED
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, decided over seeds.
+
+    ``values``: seed -> the rule's statistic for that seed (seeds in the order fixed in advance);
+    ``others``: for claims on times to an accuracy threshold, ``{"90 %": values, "99 %": values}``,
+    the same statistic at the other thresholds of `OTHER_THRESHOLDS`; ``ours``: what the page adds
+    in words (the times behind a ratio, say)."""
 
     id: str
     figure: str
     claim: str
     paper: str
-    rule: str
-    ours: str
-    holds: bool
-    margin: float | None = None
+    rule: Rule
+    values: dict[int, Interval]
+    ours: str = ""
+    others: dict[str, dict[int, Interval]] = field(default_factory=dict)
 
-    def __post_init__(self):  # numpy and pandas comparisons give their own booleans and floats
-        object.__setattr__(self, "holds", bool(self.holds))
-        if self.margin is not None:
-            object.__setattr__(self, "margin", float(self.margin))
+    def __post_init__(self):
+        if not self.values:
+            raise ValueError(f"{self.id}: a claim needs the statistic of at least one seed")
 
     @property
-    def quick_expected(self) -> bool | None:
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def classes(self) -> dict[int, str]:
+        return {seed: self.rule.classify(v) for seed, v in self.values.items()}
+
+    def _count(self, cls: str) -> int:
+        return sum(c == cls for c in self.classes.values())
+
+    @property
+    def supporting(self) -> int:
+        return self._count(SUPPORTS)
+
+    @property
+    def in_band(self) -> list[int]:
+        return [s for s, c in self.classes.items() if c == IN_BAND]
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.supporting, self._count(CONTRADICTS), self.n)
+
+    @property
+    def robust(self) -> bool:
+        """Rule 3: the same verdict with every in-band seed pushed to either side."""
+        s, c, b = self.supporting, self._count(CONTRADICTS), len(self.in_band)
+        return verdict_of(s + b, c, self.n) == verdict_of(s, c + b, self.n) == self.verdict
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict == REPRODUCED
+
+    @property
+    def effect(self) -> tuple[Interval, float, float]:
+        """The median of the per-seed statistic (an interval where censored runs leave it one),
+        and its least and largest values."""
+        lows = [v.low for v in self.values.values()]
+        highs = [v.high for v in self.values.values()]
+        return Interval(float(np.median(lows)), float(np.median(highs))), min(lows), max(highs)
+
+    @property
+    def margin(self) -> float | None:
+        """The median's distance from the threshold, in bands (`Rule.margin`)."""
+        return self.rule.margin(self.effect[0])
+
+    @property
+    def sign_p(self) -> float | None:
+        """The exact two-sided sign test's p where every seed lies on one side of the threshold
+        (before the band); None otherwise."""
+        sides = [self.rule.side(v) for v in self.values.values()]
+        if None in sides or len(set(sides)) != 1:
+            return None
+        return float(binomtest(len(sides), len(sides), 0.5).pvalue)
+
+    @property
+    def other_verdicts(self) -> dict[str, str]:
+        """The verdict at each of the other thresholds (`others`)."""
+        return {name: verdict_of(*(sum(self.rule.classify(v) == c for v in values.values())
+                                   for c in (SUPPORTS, CONTRADICTS)), len(values))
+                for name, values in self.others.items()}
+
+    @property
+    def threshold_sensitive(self) -> bool | None:
+        """Whether the verdict changes at another threshold (None for claims not on times)."""
+        found = self.other_verdicts
+        return None if not found else any(v != self.verdict for v in found.values())
+
+    @property
+    def quick_expected(self) -> str | None:
         """The verdict CI asserts for this claim at the quick scale (`EXPECTED`); None: nothing."""
         entry = EXPECTED.get(self.id)
         return None if entry is None else entry["expected"]
 
 
+def over_seeds(seeds, fn, thresholds: bool = False) -> tuple[dict[int, Interval], dict[str, dict[int, Interval]]]:
+    """``fn(seed_index, threshold)`` for each seed: the claim's ``values`` and, with ``thresholds``,
+    its ``others`` at `OTHER_THRESHOLDS` (``fn`` gets None for the task's own threshold)."""
+    values = {s: fn(i, None) for i, s in enumerate(seeds)}
+    others = {f"{t:.0%}": {s: fn(i, t) for i, s in enumerate(seeds)} for t in OTHER_THRESHOLDS} if thresholds else {}
+    return values, others
+
+
+# ---------------------------------------------------------------------------------------------
+# Words and tables
+
 def slug(figure: str) -> str:
-    """``"Fig 2a"`` or ``"Figure 2a"`` -> ``"fig2a"``: the prefix of a check's id (the summary page
+    """``"Fig 2a"`` or ``"Figure 2a"`` -> ``"fig2a"``: the prefix of a claim's id (the summary page
     finds a figure's claims by it)."""
     return re.sub(r"[^a-z0-9]+", "", figure.lower().replace("figure", "fig"))
 
@@ -112,193 +378,198 @@ def fmt(value) -> str:
     """A time or number as the tables print it; None is \"never\"."""
     if value is None:
         return "never"
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
     return f"{value:,}"
 
 
-def least(values) -> float | None:
-    """The smallest of the values that are not None (None if there are none)."""
-    values = [v for v in values if v is not None]
-    return min(values) if values else None
+def verdict_words(claim: Claim | dict) -> str:
+    """``reproduced (5 of 5 seeds, robust)``; at N < 5 ``consistent in 3 of 3 seeds``."""
+    v = claim if isinstance(claim, dict) else as_json(claim)
+    n, k = v["n_seeds"], v["supporting"]
+    robust = "robust" if v["robust"] else f"fragile: seeds {', '.join(map(str, v['in_band']))} in band"
+    if v["verdict"] == REPRODUCED and n < 5:
+        return f"consistent in {k} of {n} seeds ({robust})"
+    counts = f"{k} of {n} seed{'s' if n > 1 else ''} support"
+    return f"{v['verdict']} ({counts}, {robust})"
 
 
-def below(value: float | None, threshold: float) -> float | None:
-    """Margin of ``value < threshold``: (threshold - value) / |threshold| (None for a zero threshold)."""
-    return None if value is None or threshold == 0 else (threshold - value) / abs(threshold)
+def effect_words(claim: Claim) -> str:
+    """``0.021 [0.013, 0.045]``: the median and the range of the per-seed statistic, the sign test's
+    p where every seed lies on one side, and the verdicts at the other thresholds where they differ."""
+    median, lo, hi = claim.effect
+    text = str(median) if claim.n == 1 else f"{median} [{fmt(lo)}, {fmt(hi)}]"
+    if claim.sign_p is not None and claim.n > 1:
+        text += f", sign test p = {claim.sign_p:.2g}"
+    if claim.threshold_sensitive:
+        text += "; threshold-sensitive: " + ", ".join(f"{v} at {t}" for t, v in claim.other_verdicts.items())
+    return text
 
 
-def above(value: float | None, threshold: float) -> float | None:
-    """Margin of ``value > threshold``: (value - threshold) / |threshold| (None for a zero threshold)."""
-    return None if value is None or threshold == 0 else (value - threshold) / abs(threshold)
+def quick_status(claim: Claim) -> str:
+    """Whether CI asserts the claim's verdict at the quick scale, as the tables say it."""
+    expected = claim.quick_expected
+    return "not asserted (fragile at the quick scale)" if expected is None else f"asserted: {expected}"
 
 
-def never_or_after(t: int | None, bound: float) -> float:
-    """Margin of "t_gen is later than ``bound``, or never": a run that never generalises is as far
-    past the bound as a run can be (margin 1)."""
-    return 1.0 if t is None else above(t, bound)
+def per_seed(claim: Claim) -> str:
+    """``seed 0: 0.021 (supports); ...``"""
+    classes = claim.classes
+    return "; ".join(f"seed {s}: {v} ({classes[s]})" for s, v in claim.values.items())
 
 
-# ---------------------------------------------------------------------------------------------
-# Tables and the CI view
-
-def percent(margin: float | None) -> str:
-    """A margin as the tables print it: whole percents, one decimal below 10 % (never "-0%")."""
-    if margin is None:
-        return ""
-    return f"{margin:+.0%}" if abs(margin) >= 0.1 else f"{margin:+.1%}"
-
-
-def word(holds: bool) -> str:
-    """A verdict as the tables and the verdict text write it."""
-    return "reproduced" if holds else "NOT reproduced"
-
-
-def quick_status(check: Check) -> str:
-    """Whether CI asserts the check's verdict at the quick scale, as the tables say it."""
-    expected = check.quick_expected
-    return "not asserted (within noise)" if expected is None else f"asserted: {word(expected)}"
-
-
-def table(checks: list[Check], scale: str = "paper") -> pd.DataFrame:
-    """The checks as a table: claim, paper, rule, ours, margin, verdict; at the quick scale also
-    whether CI asserts the verdict."""
+def table(claims: list[Claim], scale: str = "paper") -> pd.DataFrame:
+    """The claims as a plain table (the text nbval and the tests read)."""
     rows = []
-    for c in checks:
-        row = {"id": c.id, "figure": c.figure, "claim": c.claim, "paper": c.paper, "pass rule": c.rule,
-               "ours": c.ours, "margin": percent(c.margin),
-               "verdict": word(c.holds)}
+    for c in claims:
+        row = {"id": c.id, "claim": c.claim, "paper": c.paper, "rule": str(c.rule),
+               "per seed": per_seed(c), "effect": effect_words(c), "verdict": verdict_words(c)}
         if scale == "quick":
             row["quick scale"] = quick_status(c)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def show(checks: list[Check], scale: str = "paper") -> blocks.Block:
-    """The claims for a page: every cell in full, a coloured verdict, the claim's id under its text
-    (the id is what CI and the summary page refer to)."""
+def badge(claim: Claim | dict) -> str:
+    """A coloured verdict: green reproduced, red NOT reproduced, amber mixed; fragile verdicts
+    outlined."""
+    v = claim if isinstance(claim, dict) else as_json(claim)
+    colour = {REPRODUCED: "gt-yes", NOT_REPRODUCED: "gt-no", MIXED: "gt-mixed"}[v["verdict"]]
+    fragile = "" if v["robust"] else " gt-fragile"
+    return (f'<span class="gt-badge {colour}{fragile}">{blocks.esc(v["verdict"])}</span>'
+            f'<br><span class="gt-muted">{blocks.esc(verdict_words(v))}</span>')
+
+
+def show(claims: list[Claim], scale: str = "paper") -> blocks.Block:
+    """The claims for a page: every cell in full, the verdict with k of N and robust or fragile, the
+    claim's id under its text (the id is what CI and the summary page refer to)."""
     rows = []
-    for c in checks:
+    for c in claims:
+        ours = per_seed(c) + (f"<br>{blocks.esc(c.ours)}" if c.ours else "")
         row = {"claim": f"{blocks.esc(c.claim)}<br><span class=\"gt-muted\">{c.figure} · {c.id}</span>",
-               "paper": blocks.esc(c.paper), "pass rule": blocks.esc(c.rule), "ours": blocks.esc(c.ours),
-               "margin": percent(c.margin), "verdict": blocks.badge(c.holds)}
+               "paper": blocks.esc(c.paper), "rule (per seed)": blocks.esc(str(c.rule)),
+               "ours, per seed": ours, "effect": blocks.esc(effect_words(c)), "verdict": badge(c)}
         if scale == "quick":
             row["at the quick scale"] = quick_status(c)
         rows.append(row)
-    shown = blocks.table(rows, numeric=("margin",), raw=("claim", "paper", "pass rule", "ours", "verdict"))
-    shown.text = table(checks, scale).to_string(index=False)
+    shown = blocks.table(rows, raw=("claim", "paper", "rule (per seed)", "ours, per seed", "effect", "verdict"))
+    shown.text = table(claims, scale).to_string(index=False)
     return shown
 
 
-def summary(verdicts: list[dict]) -> str:
-    """One line, e.g. ``4 of 4 claims reproduced``, closing the paper-scale verdict text."""
-    failed = [v["claim"] for v in verdicts if not v["holds"]]
-    held = f"{len(verdicts) - len(failed)} of {len(verdicts)} claims reproduced"
-    return held + (f"; not reproduced: {'; '.join(failed)}" if failed else "")
+# ---------------------------------------------------------------------------------------------
+# Verdicts as data
+
+def as_json(c: Claim, scale: str = "paper") -> dict:
+    """One claim as `verdicts` writes it."""
+    median, lo, hi = c.effect
+    return {"id": c.id, "figure": c.figure, "claim": c.claim, "rule": str(c.rule), "kind": c.rule.kind,
+            "scale": scale, "n_seeds": c.n, "supporting": c.supporting,
+            "values": {str(s): v.as_json() for s, v in c.values.items()},
+            "classes": {str(s): cls for s, cls in c.classes.items()}, "in_band": c.in_band,
+            "verdict": c.verdict, "robust": c.robust,
+            "effect": {"median": median.as_json(), "min": None if math.isinf(lo) else lo,
+                       "max": None if math.isinf(hi) else hi},
+            "margin": c.margin, "sign_p": c.sign_p, "threshold_sensitive": c.threshold_sensitive,
+            "other_thresholds": c.other_verdicts,
+            "expected": c.quick_expected if scale == "quick" else None}
 
 
-def verdicts(checks: list[Check], scale: str) -> list[dict]:
-    """The checks' verdicts as data (JSON objects), what the book and CI read: ``expected`` is the
-    verdict CI asserts (at the quick scale; None where it asserts nothing); ``seeds`` is left for
-    the number of seeds behind a verdict (None: not recorded)."""
-    return [{"id": c.id, "figure": c.figure, "claim": c.claim, "holds": c.holds,
-             "expected": c.quick_expected if scale == "quick" else None, "margin": c.margin,
-             "scale": scale, "seeds": None} for c in checks]
+def verdicts(claims: list[Claim], scale: str) -> list[dict]:
+    """The claims' verdicts as data (JSON objects): what the book, CI and ``--json`` read."""
+    return [as_json(c, scale) for c in claims]
 
 
 MISMATCH = "CI expects"
 
 
-def verdict_line(verdict: dict) -> str:
-    """``id: verdict``, flagged with ``<- CI expects ...`` where CI expected the other verdict."""
-    expected = verdict["expected"]
-    flag = "" if expected in (None, verdict["holds"]) else f"   <- {MISMATCH} {word(expected)}"
-    return f"{verdict['id']}: {word(verdict['holds'])}{flag}"
+def verdict_line(v: dict) -> str:
+    """``id: verdict (k of N seeds support, robust)``, flagged ``<- CI expects ...`` where CI
+    expected another verdict."""
+    flag = "" if v["expected"] in (None, v["verdict"]) else f"   <- {MISMATCH} {v['expected']}"
+    return f"{v['id']}: {verdict_words(v)}{flag}"
 
 
-def surprises(verdicts: list[dict]) -> list[str]:
+def surprises(found: list[dict]) -> list[str]:
     """The ids whose verdict is not the one CI expects."""
-    return [v["id"] for v in verdicts if v["expected"] not in (None, v["holds"])]
+    return [v["id"] for v in found if v["expected"] not in (None, v["verdict"])]
 
 
-def verdict_text(verdicts: list[dict]) -> str:
+def summary(found: list[dict]) -> str:
+    """One line closing the paper-scale verdict text: how many claims are robustly reproduced,
+    robustly not reproduced, mixed and fragile."""
+    counts = tally(found)
+    return (f"{len(found)} claims: {counts['robust reproduced']} robustly reproduced, "
+            f"{counts['robust NOT reproduced']} robustly not reproduced, {counts['robust mixed']} robustly mixed, "
+            f"{counts['fragile']} fragile")
+
+
+def tally(found: list[dict]) -> dict[str, int]:
+    """Counts for the summary: robust reproduced / NOT reproduced / mixed, and fragile."""
+    out = {f"robust {v}": 0 for v in (REPRODUCED, NOT_REPRODUCED, MIXED)} | {"fragile": 0}
+    for v in found:
+        out[f"robust {v['verdict']}" if v["robust"] else "fragile"] += 1
+    return out
+
+
+def verdict_text(found: list[dict]) -> str:
     """What nbval compares and `python -m gtlib claims` prints: at the quick scale the asserted
     claims with their verdicts (`verdict_line`), then the ids of those not asserted; at the paper
     scale every verdict and the summary line."""
-    if not verdicts:
+    if not found:
         return "No claims checked."
-    if verdicts[0]["scale"] != "quick":
-        return "\n".join([*map(verdict_line, verdicts), summary(verdicts)])
-    asserted = [v for v in verdicts if v["expected"] is not None]
+    if found[0]["scale"] != "quick":
+        return "\n".join([*map(verdict_line, found), summary(found)])
+    asserted = [v for v in found if v["expected"] is not None]
     lines = ["Asserted at the quick scale:" if asserted else "Nothing asserted at the quick scale."]
-    lines += [f"  {verdict_line(v)}" for v in asserted]
-    rest = [v["id"] for v in verdicts if v["expected"] is None]
+    lines += [f"  {v['id']}: {v['verdict']}" + ("" if v["expected"] == v["verdict"]
+                                                 else f"   <- {MISMATCH} {v['expected']}") for v in asserted]
+    rest = [v["id"] for v in found if v["expected"] is None]
     if rest:
-        lines.append("Not asserted at the quick scale (within noise): " + ", ".join(rest))
+        lines.append("Not asserted at the quick scale (fragile there): " + ", ".join(rest))
     return "\n".join(lines)
 
 
-def save(verdicts: list[dict], path: Path | str) -> None:
+def save(found: list[dict], path: Path | str) -> None:
     """Write verdicts as the file the book reads (``<page>.verdicts.json``)."""
-    Path(path).write_text(json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
+    Path(path).write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
 
 
-def record(checks: list[Check], scale: str) -> None:
+def record(claims: list[Claim], scale: str) -> None:
     """A page's verdict cell: print the verdict text (nbval compares it) and, where
     ``$GTLIB_VERDICTS`` names a file (`book/execute.py` sets it), write the verdicts there."""
-    found = verdicts(checks, scale)
+    found = verdicts(claims, scale)
     print(verdict_text(found))
     if os.environ.get("GTLIB_VERDICTS"):
         save(found, os.environ["GTLIB_VERDICTS"])
 
 
-def measure_expected(runs: dict[str, list[dict]]) -> dict[str, dict]:
-    """The claims the quick-scale rule above asserts, as `EXPECTED` holds them, from the verdicts of
-    every page in each condition (``{"recording-machine": [...], "aten-default": [...], ...}``,
-    the recording machine's first): a claim asserted must have one verdict everywhere, and on the
-    recording machine a margin of at least `ASSERTED_MARGIN` on every page (or no margin)."""
-    found: dict[str, dict[str, list[dict]]] = {}  # id -> condition -> its verdicts (one per page)
-    for condition, page_verdicts in runs.items():
-        for v in page_verdicts:
-            found.setdefault(v["id"], {}).setdefault(condition, []).append(v)
+def measure_expected(found: list[dict]) -> dict[str, dict]:
+    """What CI asserts, from the quick-scale verdicts of every page: each claim robust on every page
+    that shows it, with one verdict, its seeds' classes and its margin (the least over pages)."""
+    by_id: dict[str, list[dict]] = {}
+    for v in found:
+        by_id.setdefault(v["id"], []).append(v)
     out = {}
-    for claim, where in sorted(found.items()):
-        held = {v["holds"] for vs in where.values() for v in vs}
-        if set(where) != set(runs) or len(held) != 1:
-            continue
-        margins = {c: min((v["margin"] for v in where[c] if v["margin"] is not None),
-                          key=abs, default=None) for c in runs}
-        recorded = margins[next(iter(runs))]
-        if recorded is None or abs(recorded) >= ASSERTED_MARGIN:  # decided before rounding
-            out[claim] = {"expected": held.pop(),
-                          "margins": {c: None if m is None else round(m, 3) for c, m in margins.items()}}
+    for claim, vs in sorted(by_id.items()):
+        if all(v["robust"] for v in vs) and len({v["verdict"] for v in vs}) == 1:
+            margins = [v["margin"] for v in vs if v["margin"] is not None]
+            out[claim] = {"expected": vs[0]["verdict"], "classes": vs[0]["classes"],
+                          "margin": round(min(margins, key=abs), 2) if margins else None}
     return out
 
 
 def write_expected(expected: dict[str, dict]) -> None:
     """Write `EXPECTED_FILE`, one claim a line, so that a diff shows which claims changed."""
-    lines = [f" {json.dumps(claim)}: {json.dumps(entry)}" for claim, entry in sorted(expected.items())]
+    lines = [f" {json.dumps(claim)}: {json.dumps(entry, ensure_ascii=False)}"
+             for claim, entry in sorted(expected.items())]
     EXPECTED_FILE.write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
 
-def disagreements(runs: dict[str, list[dict]]) -> list[str]:
-    """One line per claim of `EXPECTED` that some condition of ``runs`` did not give its expected
-    verdict, on some page or on none."""
-    out = []
-    for claim, entry in EXPECTED.items():
-        for condition, page_verdicts in runs.items():
-            got = [v["holds"] for v in page_verdicts if v["id"] == claim]
-            if not got or set(got) != {entry["expected"]}:
-                shown = ", ".join(map(word, got)) if got else "not on any page"
-                out.append(f"{claim}: {shown} with {condition}; {MISMATCH} {word(entry['expected'])}")
-    return out
-
-
-def mean_time(histories, attr: str) -> float | None:
-    """The mean of ``t_mem`` or ``t_gen`` over runs; None if any run never gets there."""
-    times = [getattr(h, attr) for h in histories]
-    return None if any(t is None for t in times) else float(np.mean(times))
-
+# ---------------------------------------------------------------------------------------------
+# Small tools the families share
 
 def at_step(history, metric: str, step: int) -> float:
     """``metric`` at the first logged step at or after ``step`` (the last one if beyond)."""
@@ -312,10 +583,10 @@ def spearman(x, y) -> float:
     return 0.0 if rho is None or math.isnan(rho) else float(rho)
 
 
-def unchecked_table(unchecked: dict[str, str], checks: list[Check] | None = None) -> blocks.Block:
-    """The claims of a figure that no check tests, and why (a family's ``UNCHECKED``). An entry
-    named "Fig X: ..." is shown only on a page whose ``checks`` include figure X."""
-    shown = {c.figure for c in checks} if checks is not None else None
+def unchecked_table(unchecked: dict[str, str], claims: list[Claim] | None = None) -> blocks.Block:
+    """The claims of a figure that no rule tests, and why (a family's ``UNCHECKED``). An entry
+    named "Fig X: ..." is shown only on a page whose ``claims`` include figure X."""
+    shown = {c.figure for c in claims} if claims is not None else None
 
     def applies(claim: str) -> bool:
         figure = claim.split(":")[0]

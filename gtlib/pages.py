@@ -44,6 +44,32 @@ def with_claims(scale: str | None = None) -> list[dict]:
                     for notebook in NOTEBOOKS if notebook not in as_pages]
 
 
+def defaults_output(notebook: str) -> str:
+    """The output name under which `with_claims` ("quick") checks ``notebook`` at its own defaults:
+    the first page with exactly those parameters (the scale aside), else the notebook's file name."""
+    defaults = notebook_defaults(notebook)
+    for page in manifest():
+        if page["notebook"] == notebook and page.get("claims", True) and all(
+                defaults.get(k) == v for k, v in page.get("parameters", {}).items() if k != "scale"):
+            return page["output"]
+    return notebook
+
+
+def set_checked_output(notebook: str, text: str) -> bool:
+    """Make the output of ``notebook``'s cell marked ``NBVAL_CHECK_OUTPUT`` (what nbval compares)
+    ``text``; True if it changed."""
+    path = NOTEBOOK_DIR / notebook
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "NBVAL_CHECK_OUTPUT" in "".join(c["source"]))
+    lines = (text + "\n").splitlines(keepends=True)
+    new = [{"name": "stdout", "output_type": "stream", "text": lines}]
+    if cell["outputs"] == new:
+        return False
+    cell["outputs"] = new
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return True
+
+
 def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
     """The checks of one manifest page, computed as its notebook computes them: the page's
     parameters (``scale`` replaced where given) make its family's ``Params``; ``device``, which its

@@ -30,3 +30,16 @@ def tiny():
 @pytest.fixture
 def store(tmp_path):
     return Store(tmp_path / "store")
+
+
+@pytest.fixture
+def fixed_band(monkeypatch):
+    """A rounding band of round sizes for tests of claims on literal cases (×2 for times, ±0.02 for
+    accuracies, ...), whatever gtlib/rounding_band.json measured."""
+    from gtlib import claims
+    from gtlib.claims import Band
+    bands = {"time": Band("time", "factor", 2.0), "trajectory": Band("trajectory", "factor", 1.1),
+             "structure": Band("structure", "factor", 1.1), "magnitude": Band("magnitude", "factor", 1.1),
+             "accuracy": Band("accuracy", "delta", 0.02), "correlation": Band("correlation", "delta", 0.1)}
+    monkeypatch.setattr(claims, "BAND", bands)
+    return bands

@@ -124,3 +124,16 @@ def test_path_length_and_clustering_of_known_relational_graphs():
     # A path 0-1-2-3 (M[j, i] = 1 for i = j + 1): L = (1+2+3+1+2+1)·2 / 12 = 5/3, no triangles.
     path = np.eye(4, k=1)
     assert path_length_and_clustering(path) == pytest.approx((5 / 3, 0.0))
+
+
+def test_the_clustering_coefficient_is_networkxs_on_random_masks():
+    import networkx as nx
+    import numpy as np
+
+    from gtlib.analysis.graphs import average_clustering, relational_graph
+
+    rng = np.random.default_rng(0)
+    for shape, density in (((48, 67), 0.4), ((67, 48), 0.1), ((30, 30), 0.05)):
+        graph = relational_graph(rng.random(shape) < density)
+        assert average_clustering(graph) == pytest.approx(nx.average_clustering(nx.from_scipy_sparse_array(graph)),
+                                                          abs=1e-12)

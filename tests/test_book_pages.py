@@ -53,29 +53,46 @@ def test_the_regenerate_command_keeps_every_parameter_and_its_type():
     assert given == page["parameters"]
 
 
-def test_the_summary_lists_a_figure_without_a_page_and_why():
+def verdict(claim_id: str, per_seed: list[float], figure: str = "Fig 1") -> dict:
+    """The verdict of a literal claim "x < 1" (a ratio of times) with these per-seed values."""
+    rule = claims.Rule("x", "<", 1, "time")
+    found = claims.Claim(claim_id, figure, f"claim {claim_id}", "paper", rule,
+                         {s: claims.Interval.point(v) for s, v in enumerate(per_seed)})
+    return claims.as_json(found)
+
+
+ROBUST, FRAGILE, FAILS = [0.1] * 5, [0.1, 0.1, 0.1, 0.8, 0.8], [5.0] * 5  # with the fixed band (×2)
+
+
+def test_the_summary_lists_a_figure_without_a_page_and_why(fixed_band):
     row = execute.figure_row({"figure": "Figure 1 (right)", "shows": "a schematic", "why": "no experiment"}, {})
     assert row == ("| Figure 1 (right) | a schematic | none | no experiment |", "no page")
     page = {"output": "fig4a", "title": "Figure 4a", "figures": ["Figure 4a"]}
-    verdicts = {"fig4a.early": False, "fig4a.late": True, "fig4b.other": True}
+    verdicts = [verdict("fig4a.early", FAILS), verdict("fig4a.late", ROBUST), verdict("fig4b.other", ROBUST)]
     row, state = execute.figure_row({"figure": "Figure 4a", "shows": "tickets"}, {"fig4a": (page, verdicts)})
-    assert state == "some" and "1 of 2 reproduced" in row and "bdg-warning" in row and "`fig4a.early`" in row
+    assert state == "some" and "1 of 2 robustly reproduced" in row and "bdg-warning" in row
+    assert "`fig4a.early` NOT reproduced" in row
 
 
-def test_the_summary_reads_the_verdicts_each_page_wrote_beside_itself(tmp_path, monkeypatch):
+def test_the_summary_reads_the_verdicts_each_page_wrote_beside_itself(tmp_path, monkeypatch, fixed_band):
     manifest = {"pages": [{"output": "a", "notebook": "a.ipynb", "figures": ["Figure 1"]},
                           {"output": "b", "notebook": "b.ipynb", "figures": ["Figure 2a"]}],
                 "paper": [{"figure": "Figure 1"}, {"figure": "Figure 2a"}]}
     (tmp_path / "manifest.yml").write_text(yaml.safe_dump(manifest))
     monkeypatch.setattr(execute, "MANIFEST", tmp_path / "manifest.yml")
     monkeypatch.setattr(execute, "GENERATED", tmp_path)
-    for page, held in (("a", [True, True]), ("b", [True, False])):
+    pages = {"a": [verdict("fig1.c0", ROBUST), verdict("fig1.c1", ROBUST)],
+             "b": [verdict("fig2a.c0", FRAGILE, "Fig 2a"), verdict("fig2a.c1", FAILS, "Fig 2a")]}
+    for page, found in pages.items():
         nbformat.write(nbformat.v4.new_notebook(), tmp_path / f"{page}.ipynb")
-        claims.save([{"id": f"fig{page}.c{i}", "holds": h} for i, h in enumerate(held)],
-                    tmp_path / f"{page}.verdicts.json")
+        claims.save(found, tmp_path / f"{page}.verdicts.json")
     text = execute.write_summary().read_text()
-    assert "`3 claims reproduce` {bdg-danger-line}`1 do not` (of the 4 distinct claims" in text
-    assert "{bdg-warning}`1 of 2 reproduced`; not: `figb.c1`" in text  # Figure 2a: every claim of page b
+    assert "{bdg-success}`2 robustly reproduced` {bdg-danger}`1 robustly not reproduced`" in text
+    assert "{bdg-secondary}`1 fragile` (the 4 distinct claims" in text
+    assert "**Claims of the paper that hold robustly here:** Fig 1." in text
+    assert "| Fig 2a | claim fig2a.c0 <br>`fig2a.c0`: x < 1 | 5 | 3 of 5 |" in text  # the audit row
+    assert "fragile (seeds 3, 4 in band)" in text
+    assert "{bdg-danger}`0 of 2 robustly reproduced`; `fig2a.c0` mixed (fragile); `fig2a.c1` NOT reproduced" in text
     (tmp_path / "b.verdicts.json").unlink()
     with pytest.raises(SystemExit, match="b.verdicts.json is missing"):
         execute.write_summary()

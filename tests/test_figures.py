@@ -57,7 +57,7 @@ def test_a_non_positive_step_count_is_refused():
     (across_tasks, {"scale": "paper", "task": "mnist", "ops": ["add"]}, "ops apply to the modular task only"),
     (across_tasks, {"curves": "both"}, "curves must be one of accuracy, loss (or None), got 'both'"),
     (periodicity, {"variant": "renyi"}, "unknown variant 'renyi'; valid: shannon, authors"),
-    (grokked_ticket, {"seed": "one"}, "seed must be an integer, got 'one'"),
+    (grokked_ticket, {"seeds": "one"}, "seeds must be a list of int, got 'one'"),
 ])
 def test_sweeps_refuse_bad_input_before_training_anything(store, family, kwargs, message):
     with pytest.raises(ValueError) as err:
@@ -85,9 +85,9 @@ def test_an_unknown_parameter_is_refused_in_one_line_naming_the_valid_ones(tmp_p
     assert str(err.value) == ("unknown parameter(s) 'seed' for controls; valid: scale, task, model, "
                               "task_params, model_params, seeds, sparsity, pruners, norm_ratio, figures")
     monkeypatch.setenv("GTLIB_STORE", str(tmp_path / "store"))
-    assert main(["grokked_ticket", "--param", "seeds=[0,1]"]) == 2
+    assert main(["grokked_ticket", "--param", "seed=1"]) == 2
     err = capsys.readouterr().err
-    assert err == ("python -m gtlib grokked_ticket: unknown parameter(s) 'seeds' for grokked_ticket; valid: "
+    assert err == ("python -m gtlib grokked_ticket: unknown parameter(s) 'seed' for grokked_ticket; valid: "
                    f"{', '.join(grokked_ticket.Params.names())}\n")
     assert not (tmp_path / "store").exists()
 

