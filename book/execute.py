@@ -4,7 +4,7 @@
     python book/execute.py fig1_grokked_ticket  # one page
     python book/execute.py --scale quick --check --out /tmp/quick
         # every page at the quick scale, failing unless every claim asserted at that scale has the
-        # verdict that gtlib/expected_quick.json expects (claims within noise are shown, not asserted)
+        # verdict that gtlib/expected_quick.json expects (fragile claims are shown, not asserted)
     python book/execute.py --scale quick --check --device cuda --out /tmp/quick-cuda
     python book/execute.py --jobs 2             # two pages at a time, one torch thread each
     python book/execute.py --scheduler local    # missing runs trained on a Dask cluster (gtlib.cluster)
@@ -39,6 +39,7 @@ import yaml
 from PIL import Image
 
 from gtlib import claims
+from gtlib import pages as gtlib_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "book" / "manifest.yml"
@@ -75,9 +76,7 @@ def execute(page: dict, out_dir: Path, scale: str | None = None, device: str | N
     verdicts = partial.with_suffix(".verdicts.json")
     verdicts.unlink(missing_ok=True)
     os.environ["GTLIB_VERDICTS"] = str(verdicts)  # the kernel inherits it; one page at a time per process
-    parameters = dict(page.get("parameters", {}))
-    if scale is not None:
-        parameters["scale"] = scale
+    parameters = gtlib_pages.parameters(page, scale)
     if device is not None:
         parameters["device"] = device
     source = nbformat.read(ROOT / "notebooks" / page["notebook"], as_version=4)
@@ -214,7 +213,11 @@ def write_summary() -> Path:
     counts = claims.tally(found)
     rows = [figure_row(item, done_pages) for item in manifest.get("paper", [])]
     order = {item["figure"]: i for i, item in enumerate(manifest.get("paper", []))}
-    held = sorted({v["figure"] for v in found if v["verdict"] == claims.REPRODUCED and v["robust"]},
+    by_figure: dict[str, list[dict]] = {}
+    for v in found:
+        by_figure.setdefault(v["figure"], []).append(v)
+    held = sorted((f for f, vs in by_figure.items()
+                   if all(v["verdict"] == claims.REPRODUCED and v["robust"] for v in vs)),
                   key=lambda f: order.get(f.replace("Fig ", "Figure "), len(order)))
     lines = ["# Summary: an audit of the paper", "",
              f"{{bdg-success}}`{counts['robust reproduced']} robustly reproduced` "
@@ -231,7 +234,7 @@ def write_summary() -> Path:
              "unchanged, and *fragile* otherwise. A regeneration under other rounding must give every "
              "robust verdict again; a fragile one may change. With three seeds a reproduction is "
              "written \"consistent in 3 of 3\", never significant.", "",
-             "**Claims of the paper that hold robustly here:** " + (", ".join(held) or "none") + ".", "",
+             "**Figures of the paper all of whose claims hold robustly here:** " + (", ".join(held) or "none") + ".", "",
              "## Every claim", "",
              "| Figure | Claim | Seeds | Supporting | Verdict | Effect: median [min, max] | Page |",
              "|---|---|---:|---:|---|---|---|"]
@@ -250,14 +253,15 @@ def audit_row(v: dict) -> str:
     """One claim of the audit table: figure, words (and id), N, k of N, verdict and robustness, the
     effect, its page."""
     median, lo, hi = v["effect"]["median"], v["effect"]["min"], v["effect"]["max"]
-    shown = lambda x: "∞" if x is None else claims.fmt(x)
-    mid = shown(median[0]) if median[0] == median[1] else f"{shown(median[0])}–{shown(median[1])}"
-    effect = mid if v["n_seeds"] == 1 else f"{mid} [{shown(lo)}, {shown(hi)}]"
+    low = lambda x: "−∞" if x is None else claims.fmt(x)  # JSON's null is an unbounded end
+    high = lambda x: "∞" if x is None else claims.fmt(x)
+    mid = low(median[0]) if median[0] == median[1] else f"{low(median[0])} to {high(median[1])}"
+    effect = mid if v["n_seeds"] == 1 else f"{mid} [{low(lo)}, {high(hi)}]"
     robustness = "robust" if v["robust"] else f"fragile (seeds {', '.join(map(str, v['in_band']))} in band)"
     colour = {claims.REPRODUCED: "success", claims.NOT_REPRODUCED: "danger", claims.MIXED: "warning"}[v["verdict"]]
-    text = v["claim"].replace("|", "\\|")
+    text, rule = (words.replace("|", "\\|") for words in (v["claim"], v["rule"]))
     page = v["page"]
-    return (f"| {v['figure']} | {text} <br>`{v['id']}`: {v['rule'].replace('|', '/')} | {v['n_seeds']} | "
+    return (f"| {v['figure']} | {text} <br>`{v['id']}`: {rule} | {v['n_seeds']} | "
             f"{v['supporting']} of {v['n_seeds']} | {{bdg-{colour}-line}}`{v['verdict']}` {robustness} | "
             f"{effect} | [{page.get('title', page['output'])}]({page['output']}.ipynb) |")
 

@@ -26,7 +26,10 @@ Vocabulary, used everywhere in the code, the notebooks and the book:
 - **probe**: a quantity logged during training beside the losses and accuracies (`gtlib.probes`).
 - **checkpoint**: weights saved at a step; **resume point**: the state an interrupted run restarts
   from.
-- **claim**, **check**: a statement of the paper and its test against our runs, with a pass rule.
+- **claim**: a statement of the paper decided against our runs over seeds (`gtlib.claims.Claim`): a
+  rule on a per-seed statistic, each seed supporting it, contradicting it or within the rounding
+  **band** (what float rounding alone does to the statistic, measured); the verdict is **robust**
+  when no in-band seed could change it.
 
 Layers (imports go downwards only): registry → tasks, models, metrics, probes, pruning → config →
 history → train → store → starting_points, cluster → runs → presets, params, claims, plots,

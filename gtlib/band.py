@@ -122,15 +122,18 @@ def read_pairs(path: Path | str = PAIRS_FILE) -> pd.DataFrame:
 
 
 def derive(pairs: pd.DataFrame, sources: list[str]) -> dict:
-    """The band of every kind (`SHAPES`) from paired statistics, with its derivation."""
+    """The band of every kind (`SHAPES`) from paired statistics, with its derivation. A statistic
+    that two claims share (Figure 1's and Figure 2a's ratio of the same runs) counts once."""
+    pairs = pairs.drop_duplicates(subset=["kind", "a", "b"])
     kinds = {}
     for kind, shape in SHAPES.items():
         found = pairs[pairs.kind == kind]
         shifts = np.array([shift(kind, a, b) for a, b in zip(found.a, found.b)], float)
-        shifts = shifts[np.isfinite(shifts)]
-        measured = float(np.quantile(shifts, COVERAGE, method="higher")) if len(shifts) else None
-        size = max(FLOORS[kind], measured or 0.0) or None  # None: nothing measured it
-        worst = found.iloc[int(np.nanargmax([shift(kind, a, b) for a, b in zip(found.a, found.b)]))] if len(found) else None
+        finite = np.isfinite(shifts)
+        measured = float(np.quantile(shifts[finite], COVERAGE, method="higher")) if finite.any() else None
+        size = None if measured is None else max(FLOORS[kind], measured)  # None: nothing measured it
+        worst = found.iloc[int(np.argmax(np.where(finite, shifts, -np.inf)))] if finite.any() else None
+        shifts = shifts[finite]
         kinds[kind] = {"shape": shape, "size": size and round(size, 4), "pairs": int(len(shifts)),
                        "measured": None if measured is None else round(measured, 4),
                        "floor": FLOORS[kind],

@@ -7,9 +7,9 @@ threshold-sensitivity. The families (`gtlib.figures`) build the claims; this mod
 
 Why over seeds. Training near a threshold is chaotic: float rounding that differs between CPUs,
 kernel sets, thread counts, batch sizes and GPUs moves a grokking time as much as another seed does
-(the same seed generalised at 12,640 on one machine and at 17,950 on another). A verdict resting on
-one run and one threshold crossing is a coin toss there; a verdict over seeds, sized to the
-measured rounding, is not.
+(the same seed and code generalised at step 12,640 in one batch and at 17,950 in another). A verdict
+resting on one run and one threshold crossing is a coin toss there; a verdict over seeds, sized to
+the measured rounding, is not.
 
 **Censoring.** A run that never reaches a threshold within its budget of B steps has t > B, not "no
 value": its statistic is an `Interval` bounded on one side (a ratio with a censored side is bounded
@@ -26,8 +26,8 @@ seeing results):
 
 1. Each seed is classed by its interval widened by the band: *supporting* when the widened interval
    lies wholly on the claim's side of the threshold, *contradicting* when it lies wholly on the
-   other side, *in band* otherwise (rounding alone could move it either way; a statistic censored
-   on the side that matters is in band too).
+   other side, *in band* otherwise (rounding alone could move it either way; so is a censored
+   statistic whose open end reaches across the threshold, and an `UNKNOWN` one).
 2. The verdict is *reproduced* when at least ⌈0.8 N⌉ seeds support it, *NOT reproduced* when at
    least ⌈0.8 N⌉ contradict it, *mixed* otherwise. (One seed in five may go the other way: a
    single seed's grokking time is heavy-tailed, and a rule that one seed could veto would hang
@@ -36,8 +36,9 @@ seeing results):
    with every in-band seed counted as contradicting; otherwise *fragile*, and the page names the
    in-band seeds. A robust verdict is what a regeneration under other rounding must reproduce.
 
-At N < 5 (the Transformer and MNIST have 3 seeds) the verdict is written "consistent in k of N",
-never "significant". Beside every verdict, never instead of it: the **effect**, the per-seed
+The MLP pages have five seeds; the Transformer's controls, MNIST and Table 1's score seeds three;
+Figures 8, 15, 18, 19 and the sweeps' full grids one. At N < 5 a reproduction is written
+"consistent in k of N", never "significant". Beside every verdict, never instead of it: the **effect**, the per-seed
 statistic as median [min, max] (at N = 5, [min, max] is a distribution-free 94 % interval for the
 median), the exact two-sided **sign-test p** where every seed lies on one side of the threshold,
 and, for claims on times to an accuracy threshold, the verdict again at 90 % and 99 %
@@ -122,7 +123,7 @@ class Interval:
         if self.is_point:
             return fmt(self.low)
         if math.isinf(self.high) and math.isinf(self.low):
-            return "any"
+            return "unknown"
         if math.isinf(self.high):
             return f"> {fmt(self.low)}"
         if math.isinf(self.low) or self.low == 0:
@@ -134,6 +135,9 @@ class Interval:
         return [None if math.isinf(v) else v for v in (self.low, self.high)]
 
 
+UNKNOWN = Interval(-math.inf, math.inf)  # a seed whose statistic cannot be computed: always in band
+
+
 def time(t: int | None, budget: int | float) -> Interval:
     """A time to a threshold: the step ``t``, or, where the run never got there (None), t > ``budget``
     (its last logged step)."""
@@ -141,7 +145,10 @@ def time(t: int | None, budget: int | float) -> Interval:
 
 
 def ratio(a: Interval, b: Interval) -> Interval:
-    """a / b for positive intervals (times): the least over the largest, the largest over the least."""
+    """a / b for positive intervals (times): the least over the largest, the largest over the least;
+    `UNKNOWN` where either side is unknown."""
+    if a.low < 0 or b.low < 0:
+        return UNKNOWN
     def div(x: float, y: float) -> float:
         return math.inf if y == 0 else 0.0 if math.isinf(y) else x / y
     return Interval(div(a.low, b.high), div(a.high, b.low))
@@ -265,7 +272,7 @@ class Claim:
     """One claim of the paper, decided over seeds.
 
     ``values``: seed -> the rule's statistic for that seed (seeds in the order fixed in advance);
-    ``others``: for claims on times to an accuracy threshold, ``{"90 %": values, "99 %": values}``,
+    ``others``: for claims on times to an accuracy threshold, ``{"90%": values, "99%": values}``,
     the same statistic at the other thresholds of `OTHER_THRESHOLDS`; ``ours``: what the page adds
     in words (the times behind a ratio, say)."""
 
@@ -386,19 +393,24 @@ def fmt(value) -> str:
 
 
 def verdict_words(claim: Claim | dict) -> str:
-    """``reproduced (5 of 5 seeds, robust)``; at N < 5 ``consistent in 3 of 3 seeds``."""
+    """``reproduced (5 of 5 seeds support, robust)``; at N < 5 ``consistent in 3 of 3 seeds``; a
+    claim not reproduced says how many seeds contradict it."""
     v = claim if isinstance(claim, dict) else as_json(claim)
     n, k = v["n_seeds"], v["supporting"]
+    against = sum(c == CONTRADICTS for c in v["classes"].values())
     robust = "robust" if v["robust"] else f"fragile: seeds {', '.join(map(str, v['in_band']))} in band"
     if v["verdict"] == REPRODUCED and n < 5:
         return f"consistent in {k} of {n} seeds ({robust})"
     counts = f"{k} of {n} seed{'s' if n > 1 else ''} support"
+    if against:
+        counts += f", {against} contradict{'s' if against == 1 else ''}"
     return f"{v['verdict']} ({counts}, {robust})"
 
 
 def effect_words(claim: Claim) -> str:
     """``0.021 [0.013, 0.045]``: the median and the range of the per-seed statistic, the sign test's
-    p where every seed lies on one side, and the verdicts at the other thresholds where they differ."""
+    p where every seed lies on one side, and, where the verdict at another threshold differs, the
+    verdicts at both other thresholds."""
     median, lo, hi = claim.effect
     text = str(median) if claim.n == 1 else f"{median} [{fmt(lo)}, {fmt(hi)}]"
     if claim.sign_p is not None and claim.n > 1:

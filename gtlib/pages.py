@@ -70,12 +70,22 @@ def set_checked_output(notebook: str, text: str) -> bool:
     return True
 
 
+def parameters(page: dict, scale: str | None = None) -> dict:
+    """A page's parameters at ``scale`` (default: its own): the manifest's ``parameters``, with the
+    scale replaced where given and, at the quick scale, the page's ``quick`` overrides (fewer seeds
+    where the quick runs of five would make CI too long)."""
+    given = {**page.get("parameters", {}), **({"scale": scale} if scale else {})}
+    if given.get("scale", "quick") == "quick":
+        given.update(page.get("quick", {}))
+    return given
+
+
 def page_checks(page: dict, scale: str | None = None, device: str | None = None, progress: bool = False):
     """The checks of one manifest page, computed as its notebook computes them: the page's
     parameters (``scale`` replaced where given) make its family's ``Params``; ``device``, which its
     notebook passes to ``runs`` beside them, may be one of them too."""
     family = NOTEBOOKS[page["notebook"]]
-    given = {**page.get("parameters", {}), **({"scale": scale} if scale else {})}
+    given = parameters(page, scale)
     device = device or given.get("device", "auto")
     params = family.Params.build({k: v for k, v in given.items() if k != "device"})
     return family.checks(family.runs(params, device=device, progress=progress), params)

@@ -1,6 +1,7 @@
 """How `book/execute.py` turns an executed notebook into a page a reader enjoys: the strip under the
 title, code folded, test plumbing out of view, alt text on figures, and the summary's rows."""
 import importlib.util
+import json
 import shlex
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_the_summary_reads_the_verdicts_each_page_wrote_beside_itself(tmp_path, 
     text = execute.write_summary().read_text()
     assert "{bdg-success}`2 robustly reproduced` {bdg-danger}`1 robustly not reproduced`" in text
     assert "{bdg-secondary}`1 fragile` (the 4 distinct claims" in text
-    assert "**Claims of the paper that hold robustly here:** Fig 1." in text
+    assert "**Figures of the paper all of whose claims hold robustly here:** Fig 1." in text
     assert "| Fig 2a | claim fig2a.c0 <br>`fig2a.c0`: x < 1 | 5 | 3 of 5 |" in text  # the audit row
     assert "fragile (seeds 3, 4 in band)" in text
     assert "{bdg-danger}`0 of 2 robustly reproduced`; `fig2a.c0` mixed (fragile); `fig2a.c1` NOT reproduced" in text
@@ -121,3 +122,17 @@ def test_the_committed_page_times_name_pages_of_the_manifest():
     import json
     names = {page["output"] for page in execute.pages()}
     assert set(json.loads(execute.PAGE_SECONDS.read_text())) <= names
+
+
+def test_a_notebooks_checked_output_is_rewritten_as_it_will_print(tmp_path, monkeypatch):
+    from gtlib import pages
+    assert pages.defaults_output("fig1_grokked_ticket.ipynb") == "fig1_grokked_ticket.ipynb"  # its page has 5 seeds
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nclaims.record(checks, params.scale)")]
+    (tmp_path / "x.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    monkeypatch.setattr(pages, "NOTEBOOK_DIR", tmp_path)
+    assert pages.set_checked_output("x.ipynb", "Asserted at the quick scale:\n  fig1.fits: reproduced")
+    cell = json.loads((tmp_path / "x.ipynb").read_text())["cells"][0]
+    assert cell["outputs"] == [{"name": "stdout", "output_type": "stream",
+                                "text": ["Asserted at the quick scale:\n", "  fig1.fits: reproduced\n"]}]
+    assert not pages.set_checked_output("x.ipynb", "Asserted at the quick scale:\n  fig1.fits: reproduced")

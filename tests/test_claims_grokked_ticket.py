@@ -134,7 +134,8 @@ def test_fig1_a_dense_run_that_never_generalises_is_censored_not_dropped():
     found = by_id(fig1(dense, [history(30, 60)] * 5))
     far, groks = found["fig1.ticket_far_faster"], found["fig1.dense_groks"]
     assert far.values[4] == Interval(0, 60 / 1000) and far.verdict == REPRODUCED
-    assert groks.values[4] == Interval(1000 / 20, math.inf) and groks.classes[4] == SUPPORTS
+    # a dense run that never generalised shows no delayed generalisation: unknown, in band
+    assert groks.values[4] == claims.UNKNOWN and groks.classes[4] == IN_BAND
 
 
 def test_fig1_time_claims_are_decided_again_at_90_and_99_percent():
@@ -218,7 +219,7 @@ def test_a_dense_run_that_never_generalises_leaves_every_task_claim_a_verdict():
                           "fig2a.modular.ticket_with_dense_fit"}
     assert found["fig2a.modular.ticket_earlier"].values[4] == Interval(0, 0.03)
     assert found["fig2a.modular.ticket_with_dense_fit"].values[4] == Interval(0, 30 / 120)
-    assert found["fig2a.modular.dense_groks"].values[4] == Interval(50, math.inf)
+    assert found["fig2a.modular.dense_groks"].values[4] == claims.UNKNOWN
     assert all(c.verdict == REPRODUCED for c in found.values())
 
 

@@ -5,9 +5,10 @@
 - ``runs(params, *, store, device, progress)``: the runs behind the figure, trained where missing
   (parents first, in batches), as the family's ``Result``, a frozen dataclass with named fields
   (``Result.labelled()`` names them for the page's tables);
-- ``checks(result, params)``: the paper's claims as `gtlib.claims.Check` objects, each with its pass
-  rule; the module's ``UNCHECKED`` says which claims of the paper are not checked, and why (which
-  checks CI asserts at the quick scale is data: ``gtlib/expected_quick.json``, see `gtlib.claims`);
+- ``checks(result, params)``: the paper's claims as `gtlib.claims.Claim` objects, each a `Rule` over
+  the page's seeds; the module's ``UNCHECKED`` says which claims of the paper are not checked, and
+  why (which claims CI asserts at the quick scale is data: ``gtlib/expected_quick.json``, see
+  `gtlib.claims`);
 - ``plot(result, params)``: the figure.
 
 `FAMILIES` is the one list of them: the command line, the book's pages and the tests read it.

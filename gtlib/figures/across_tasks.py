@@ -25,7 +25,7 @@ from ..params import FamilyParams
 from ..presets import check_scale, dense_config
 from ..runs import run_many
 from ..store import Run, Store
-from .grokked_ticket import tau_grok
+from .grokked_ticket import delay
 
 NOTEBOOK = "fig2_tasks.ipynb"
 CURVES = ("accuracy", "loss")
@@ -152,7 +152,7 @@ def time_claims(name: str, dense: list, ticket: list, seeds=(0,), figure: str = 
         """The claim's values (and, but for regression, others) from ``fn(dense, ticket, threshold)``."""
         return claims.over_seeds(seeds, lambda i, p: fn(*pairs[i], p), thresholds=not regression)
 
-    values, others = over(lambda d, tk, p: tau_grok(d, p))
+    values, others = over(lambda d, tk, p: delay(d, p))
     out = [Claim(
         f"{g}.dense_groks", figure, f"{name}: the dense network generalises long after it fits",
         "a delay (curves only)", Rule(f"τ_grok(dense) = t_gen / t_mem ({times_at})", ">", DELAY, "time"),

@@ -24,10 +24,10 @@ import pandas as pd
 from .. import plots
 from ..analysis.graphs import METRICS, layer_metrics
 from ..analysis.masks import magnitude_masks
-from ..claims import Claim, Interval, Rule, slug, spearman
+from ..claims import UNKNOWN, Claim, Interval, Rule, slug, spearman
 from ..params import FamilyParams
 from ..store import Run, Store
-from .mask_dynamics import (UNDECIDED, Params as MaskDynamicsParams, generalisation_window,
+from .mask_dynamics import (Params as MaskDynamicsParams, generalisation_window,
                             runs as mask_dynamics_runs, window_words)
 
 NOTEBOOK = "fig9_graphs.ipynb"
@@ -142,19 +142,19 @@ def phase_means(series: pd.Series, found: dict[str, list[int]] | None) -> dict[s
 def rises_then_narrows(series: pd.Series, found: dict[str, list[int]] | None) -> Interval:
     """The weighted spectral gap's mean over the memorised phase ÷ the larger of its value at the
     start and its mean over the generalised phase: above 1 when it rose during memorisation and
-    narrowed after the network generalised. `UNDECIDED` where a phase is empty."""
+    narrowed after the network generalised. `UNKNOWN` where a phase is empty."""
     means = phase_means(series, found)
     if means is None:
-        return UNDECIDED
+        return UNKNOWN
     return Interval.point(means["memorised"] / max(means["start"], means["generalised"]))
 
 
 def after_over_before(series: pd.Series, found: dict[str, list[int]] | None) -> Interval:
     """A metric's mean over the generalised phase ÷ its mean over the memorised phase (above 1: it
-    rose as the network generalised). `UNDECIDED` where a phase is empty."""
+    rose as the network generalised). `UNKNOWN` where a phase is empty."""
     means = phase_means(series, found)
     if means is None:
-        return UNDECIDED
+        return UNKNOWN
     return Interval.point(means["generalised"] / means["memorised"])
 
 

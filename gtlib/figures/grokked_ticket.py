@@ -108,6 +108,13 @@ def tau_grok(history, threshold: float | None = None) -> Interval:
     return claims.ratio(claims.gen_time(history, threshold), Interval(max(mem.low, 1), max(mem.high, 1)))
 
 
+def delay(history, threshold: float | None = None) -> Interval:
+    """τ_grok for "the network groks": as `tau_grok` where the run generalised, `claims.UNKNOWN` where
+    it never did within its steps (a run that never generalises shows no delayed generalisation; how
+    late it would have come, the run cannot say)."""
+    return tau_grok(history, threshold) if claims.gen_time(history, threshold).is_point else claims.UNKNOWN
+
+
 def history_checks(dense: list, ticket: list, seeds=(0,), figure: str = "Fig 1") -> list[Claim]:
     """The Figure 1 claims on histories: the dense run's and the ticket's of each seed, in the
     order of ``seeds``."""
@@ -132,7 +139,7 @@ def history_checks(dense: list, ticket: list, seeds=(0,), figure: str = "Fig 1")
                 "both fit" if regression else "100 % training accuracy for both (1.00 and 1.00)",
                 _fit_rule(dense[0]), values)
 
-    values, others = over(lambda d, tk, p: tau_grok(d, p), on_times)
+    values, others = over(lambda d, tk, p: delay(d, p), on_times)
     groks = Claim(
         f"{f}.dense_groks", figure, "The dense network groks: it generalises long after it memorises",
         "t_mem < 2k, t_gen ≈ 25k (Fig 1)", Rule("τ_grok(dense) = t_gen / t_mem", ">", DELAY, "time"), values,

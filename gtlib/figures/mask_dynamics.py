@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import plots
 from ..analysis.masks import distances_over_training, unrelated_distance
-from ..claims import Claim, Interval, Rule, at_step, slug
+from ..claims import UNKNOWN, Claim, Interval, Rule, at_step, slug
 from ..params import FamilyParams
 from ..presets import check_scale, dense_config, task_presets
 from ..runs import run_many
@@ -42,8 +42,7 @@ UNCHECKED = {
 RISE = (0.1, 0.9)
 
 # A statistic that cannot be computed for a seed (no window: the run never generalised; or no
-# interval or checkpoint on one side of it): a ratio that may take any value, so the seed is in band.
-UNDECIDED = Interval(0.0, float("inf"))
+# interval or checkpoint on one side of it) is `claims.UNKNOWN`: the seed is in band.
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def generalisation_window(history) -> tuple[int, int] | None:
     Rounding that moves the one step at which a crosses P (t_gen) by a few logged steps moves the
     window's ends by about as much, and a statistic over many checkpoints on either side of it
     hardly at all. None where the run never generalises within its budget (no t_gen): there is no
-    window, and a claim that needs one leaves that seed undecided (`UNDECIDED`: in band), neither
+    window, and a claim that needs one leaves that seed undecided (`UNKNOWN`: in band), neither
     supporting nor contradicting it."""
     if history.t_gen is None:
         return None
@@ -166,11 +165,11 @@ def dynamics(run: Run, sparsity: float = 0.6) -> dict:
 
 def inside_over_outside(distances: list[float], inside: list[bool]) -> Interval:
     """Mean JD over the intervals inside the generalisation window ÷ mean JD over the others:
-    above 1 where the masks change faster while the network generalises. `UNDECIDED` where either
+    above 1 where the masks change faster while the network generalises. `UNKNOWN` where either
     side has no interval."""
     d, mask = np.asarray(distances, dtype=float), np.asarray(inside, dtype=bool)
     if not mask.any() or mask.all():
-        return UNDECIDED
+        return UNKNOWN
     within, without = float(d[mask].mean()), float(d[~mask].mean())
     return Interval.point(float("inf") if without == 0 else within / without)
 
@@ -186,7 +185,7 @@ def checks(result: Result, params: Params) -> list[Claim]:
     # place: it is left out of "every matrix".
     per_matrix = [{n: inside_over_outside(v, d["inside"]) for n, v in d["distance"].items() if any(v)}
                   for d in found]
-    least = {s: min(m.values(), key=lambda v: v.low, default=UNDECIDED) for s, m in zip(seeds, per_matrix)}
+    least = {s: min(m.values(), key=lambda v: v.low, default=UNKNOWN) for s, m in zip(seeds, per_matrix)}
     every = result.dense[0].config.checkpoint_every
     windows = "; ".join(f"seed {s}: {window_words(d['window'])}" for s, d in zip(seeds, found))
     weakest = "; ".join(f"seed {s}: {min(m, key=lambda n: m[n].low, default='none changed')}"

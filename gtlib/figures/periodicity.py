@@ -14,7 +14,6 @@ the run (every 2k steps at the paper scale, as the paper's 0k, 2k, 30k panels ne
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -23,7 +22,7 @@ import torch
 
 from .. import plots
 from ..analysis.fourier import dominant_share, max_entropy, neuron_inputs, power_spectrum
-from ..claims import Claim, Interval, Rule, slug
+from ..claims import UNKNOWN, Claim, Interval, Rule, slug
 from ..config import derive
 from ..params import FamilyParams
 from ..presets import check_scale, dense_config
@@ -128,7 +127,7 @@ def share_before_window(run: Run, variant: str = "shannon") -> Interval:
     the entropy would have fallen by then is unknown: any value (in band)."""
     window = generalisation_window(run.history)
     if window is None:
-        return Interval(-math.inf, math.inf)
+        return UNKNOWN
     return Interval.point(fall_share(run, window[0], variant))
 
 

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
-from ..claims import Claim, Interval, Rule, gen_time, mem_time, over_seeds, ratio, slug, spearman
+from ..claims import UNKNOWN, Claim, Interval, Rule, gen_time, mem_time, over_seeds, ratio, slug, spearman
 from ..config import RunConfig, derive
 from ..params import FamilyParams
 from ..presets import dense_config
@@ -46,7 +46,6 @@ FAILS_FROM = 0.9       # Fig 4b, 17a: the ticket at 0.9 fails
 DENSE_LIKE = 0.5       # Fig 17a: without weight decay the tickets at 0.5 or less do not generalise
 CRITICAL_RANGE = (0.8, 0.9)  # Fig 17a: the critical sparsity lies between 0.8 and 0.9
 # A statistic a seed cannot give (no ticket of its own in the window the claim reads): in band.
-UNKNOWN = Interval(-math.inf, math.inf)
 
 UNCHECKED = {
     "Fig 4b: 0.3 is \"not quick enough\"": "a judgement on the curves, with no threshold to test",
@@ -262,11 +261,14 @@ def _tau_lowest_moderate(judged: dict[int, Levels]) -> Claim:
 
 def _dense_tau_largest(judged: dict[int, Levels]) -> Claim:
     """Fig 3a: the dense network has the largest τ_grok of those that generalise (a ticket that
-    never reaches the threshold has no τ_grok on the paper's plot). A seed none of whose tickets
-    generalises cannot say: in band."""
+    never reaches the threshold has no τ_grok on the paper's plot, and neither has a dense run that
+    never does). A seed none of whose tickets generalises, or whose dense run never does, cannot
+    say: in band."""
     def statistic(lv: Levels, t: float | None) -> Interval:
         generalised = [tau(r.history, t) for s, r in lv.items() if s > 0 and gen_time(r.history, t).is_point]
-        return ratio(tau(lv[0.0].history, t), largest(generalised)) if generalised else UNKNOWN
+        if not generalised or not gen_time(lv[0.0].history, t).is_point:
+            return UNKNOWN
+        return ratio(tau(lv[0.0].history, t), largest(generalised))
 
     values, others = _over_seeds(judged, statistic, times=True)
     dense = "; ".join(f"seed {seed}: {tau(lv[0.0].history)}" for seed, lv in judged.items())

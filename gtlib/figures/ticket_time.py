@@ -20,7 +20,6 @@ in band.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
-from ..claims import FAR_BELOW, Claim, Interval, Rule, at_step, gen_time, over_seeds, ratio, slug
+from ..claims import FAR_BELOW, UNKNOWN, Claim, Interval, Rule, at_step, gen_time, over_seeds, ratio, slug
 from ..config import RunConfig, derive
 from ..params import FamilyParams
 from ..presets import dense_config
@@ -45,7 +44,6 @@ INFORMATIVE = 0.1
 # "Their plateau matches the dense model's test accuracy at time t": within this, in accuracy.
 MATCH = 0.1
 # A statistic a seed cannot give (no ticket of its own in the window): in band.
-UNKNOWN = Interval(-math.inf, math.inf)
 
 
 @dataclass(frozen=True)
