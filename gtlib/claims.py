@@ -591,6 +591,8 @@ def at_step(history, metric: str, step: int) -> float:
 
 def spearman(x, y) -> float:
     """Spearman's rank correlation (ties share their mean rank); 0 where it is undefined."""
+    if np.ptp(np.asarray(x, float)) == 0 or np.ptp(np.asarray(y, float)) == 0:
+        return 0.0  # a constant series has no rank order
     rho = spearmanr(x, y).statistic
     return 0.0 if rho is None or math.isnan(rho) else float(rho)
 
