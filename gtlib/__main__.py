@@ -38,7 +38,8 @@ import pandas as pd
 
 from . import cluster, pages
 from . import band
-from .claims import EXPECTED, EXPECTED_FILE, measure_expected, save, surprises, verdict_text, write_expected
+from .claims import (EXPECTED, EXPECTED_FILE, QUICK_MARGIN, measure_expected, save, surprises, verdict_text,
+                     write_expected)
 from .figures import FAMILIES
 from .presets import SCALES
 from .migrate import migrate
@@ -167,12 +168,13 @@ def expected(argv: list[str]) -> int:
     measured = measure_expected(found)
     for claim in sorted(set(EXPECTED) | set(measured)):
         if claim not in measured:
-            print(f"no longer asserted (fragile at the quick scale): {claim}")
+            print(f"no longer asserted (fragile or near the band at the quick scale): {claim}")
         elif claim not in EXPECTED:
             print(f"newly asserted: {claim}: {measured[claim]['expected']}")
         elif EXPECTED[claim]["expected"] != measured[claim]["expected"]:
             print(f"asserted with another verdict: {claim}: {measured[claim]['expected']}")
-    print(f"{len(measured)} of {len({v['id'] for v in found})} claims robust at the quick scale")
+    print(f"{len(measured)} of {len({v['id'] for v in found})} claims asserted at the quick scale "
+          f"(robust, every seed {QUICK_MARGIN:g} bands clear)")
     if args.write:
         write_expected(measured)
         print(f"wrote {EXPECTED_FILE}")

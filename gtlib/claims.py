@@ -44,11 +44,13 @@ median), the exact two-sided **sign-test p** where every seed lies on one side o
 and, for claims on times to an accuracy threshold, the verdict again at 90 % and 99 %
 (*threshold-sensitive* when either differs).
 
-**Which claims CI asserts at the quick scale**: exactly those robust there. ``make expected``
+**Which claims CI asserts at the quick scale**: those robust there with every seed at least
+`QUICK_MARGIN` bands clear of the threshold (short runs move more than the paper-scale runs that
+measured the band). ``make expected``
 executes every page at the quick scale and writes each robust claim's verdict, with its seeds'
 classes and the median's margin, to ``gtlib/expected_quick.json`` (`EXPECTED`); `make claims` then
-fails where an asserted claim has another verdict. A claim fragile at the quick scale is shown on
-its page, marked "not asserted (fragile at the quick scale)", and CI asserts nothing about it.
+fails where an asserted claim has another verdict. Any other claim is shown on its page, marked
+"not asserted (fragile or near the band at the quick scale)", and CI asserts nothing about it.
 
 Verdicts travel as data: `verdicts` turns a page's claims into JSON objects (`record` prints their
 text, which nbval compares, and writes them to ``$GTLIB_VERDICTS`` where that is set;
@@ -82,6 +84,12 @@ FAR_BELOW = 0.5
 
 # The share of seeds that must support (or contradict) a claim for a verdict: ⌈0.8 N⌉ of N.
 QUORUM = 0.8
+
+# CI asserts a claim at the quick scale when it is robust there with every seed at least this many
+# bands from the threshold: the band was measured on paper-scale runs, and short quick runs move
+# more (a quick claim 1.02 bands clear, Figure 8's periodic neurons, left the band when its runs
+# were trained again in another batch).
+QUICK_MARGIN = 2.0
 
 # The other accuracy thresholds at which a claim on times is decided again (item 5 of the rule).
 OTHER_THRESHOLDS = (0.90, 0.99)
@@ -423,7 +431,8 @@ def effect_words(claim: Claim) -> str:
 def quick_status(claim: Claim) -> str:
     """Whether CI asserts the claim's verdict at the quick scale, as the tables say it."""
     expected = claim.quick_expected
-    return "not asserted (fragile at the quick scale)" if expected is None else f"asserted: {expected}"
+    return ("not asserted (fragile or near the band at the quick scale)" if expected is None
+            else f"asserted: {expected}")
 
 
 def per_seed(claim: Claim) -> str:
@@ -484,7 +493,8 @@ def as_json(c: Claim, scale: str = "paper") -> dict:
             "verdict": c.verdict, "robust": c.robust,
             "effect": {"median": median.as_json(), "min": None if math.isinf(lo) else lo,
                        "max": None if math.isinf(hi) else hi},
-            "margin": c.margin, "sign_p": c.sign_p, "threshold_sensitive": c.threshold_sensitive,
+            "margin": c.margin, "seed_margins": {str(s): c.rule.margin(v) for s, v in c.values.items()},
+            "sign_p": c.sign_p, "threshold_sensitive": c.threshold_sensitive,
             "other_thresholds": c.other_verdicts,
             "expected": c.quick_expected if scale == "quick" else None}
 
@@ -540,7 +550,7 @@ def verdict_text(found: list[dict]) -> str:
                                                  else f"   <- {MISMATCH} {v['expected']}") for v in asserted]
     rest = [v["id"] for v in found if v["expected"] is None]
     if rest:
-        lines.append("Not asserted at the quick scale (fragile there): " + ", ".join(rest))
+        lines.append("Not asserted at the quick scale (fragile or near the band there): " + ", ".join(rest))
     return "\n".join(lines)
 
 
@@ -558,15 +568,22 @@ def record(claims: list[Claim], scale: str) -> None:
         save(found, os.environ["GTLIB_VERDICTS"])
 
 
+def clear_of_the_band(v: dict) -> bool:
+    """Whether every seed of a verdict lies at least `QUICK_MARGIN` bands from the threshold."""
+    margins = v["seed_margins"].values()
+    return all(m is not None and abs(m) >= QUICK_MARGIN for m in margins)
+
+
 def measure_expected(found: list[dict]) -> dict[str, dict]:
     """What CI asserts, from the quick-scale verdicts of every page: each claim robust on every page
-    that shows it, with one verdict, its seeds' classes and its margin (the least over pages)."""
+    that shows it, with one verdict and every seed `QUICK_MARGIN` bands clear of the threshold; with
+    its seeds' classes and its margin (the least over pages)."""
     by_id: dict[str, list[dict]] = {}
     for v in found:
         by_id.setdefault(v["id"], []).append(v)
     out = {}
     for claim, vs in sorted(by_id.items()):
-        if all(v["robust"] for v in vs) and len({v["verdict"] for v in vs}) == 1:
+        if all(v["robust"] and clear_of_the_band(v) for v in vs) and len({v["verdict"] for v in vs}) == 1:
             margins = [v["margin"] for v in vs if v["margin"] is not None]
             out[claim] = {"expected": vs[0]["verdict"], "classes": vs[0]["classes"],
                           "margin": round(min(margins, key=abs), 2) if margins else None}
