@@ -236,8 +236,8 @@ def write_summary() -> Path:
              "written \"consistent in 3 of 3\", never significant.", "",
              "**Figures of the paper all of whose claims hold robustly here:** " + (", ".join(held) or "none") + ".", "",
              "## Every claim", "",
-             "| Figure | Claim | Seeds | Supporting | Verdict | Effect: median [min, max] | Page |",
-             "|---|---|---:|---:|---|---|---|"]
+             "| Figure | Claim | Seeds supporting | Verdict | Effect: median [min, max] | Page |",
+             "|---|---|---:|---|---|---|"]
     for v in sorted(found, key=lambda v: (order.get(v["figure"].replace("Fig ", "Figure "), len(order)), v["id"])):
         lines.append(audit_row(v))
     lines += ["", "## The pages", "", "::::{grid} 1 2 2 3", ":gutter: 2", "", *cards, "::::", "",
@@ -259,11 +259,11 @@ def audit_row(v: dict) -> str:
     effect = mid if v["n_seeds"] == 1 else f"{mid} [{low(lo)}, {high(hi)}]"
     robustness = "robust" if v["robust"] else f"fragile (seeds {', '.join(map(str, v['in_band']))} in band)"
     colour = {claims.REPRODUCED: "success", claims.NOT_REPRODUCED: "danger", claims.MIXED: "warning"}[v["verdict"]]
-    text, rule = (words.replace("|", "\\|") for words in (v["claim"], v["rule"]))
+    text = v["claim"].replace("|", "\\|")  # the rule itself is on the claim's page
     page = v["page"]
-    return (f"| {v['figure']} | {text} <br>`{v['id']}`: {rule} | {v['n_seeds']} | "
-            f"{v['supporting']} of {v['n_seeds']} | {{bdg-{colour}-line}}`{v['verdict']}` {robustness} | "
-            f"{effect} | [{page.get('title', page['output'])}]({page['output']}.ipynb) |")
+    return (f"| {v['figure']} | {text} <br>`{v['id']}` | {v['supporting']} of {v['n_seeds']} | "
+            f"{{bdg-{colour}-line}}`{v['verdict']}` {robustness} | {effect} | "
+            f"[{page['output']}]({page['output']}.ipynb) |")
 
 
 def badge(verdicts: list[dict]) -> str:
